@@ -1,0 +1,95 @@
+"""Admin of applications: registration, API credentials (shown once), enabling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from logout_sso.admin.scoping import OrganizationScopedAdmin, administered_organizations
+from logout_sso.models import Application
+
+ISSUED_CREDENTIALS = "_logout_sso_issued_credentials"
+
+
+@admin.register(Application)
+class ApplicationAdmin(OrganizationScopedAdmin):
+    organization_path = "organizations"
+    list_display = ["name", "client_id", "backchannel_logout_uri", "enabled", "credential_id"]
+    list_filter = ["enabled", ("organizations", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "client_id", "credential_id"]
+    filter_horizontal = ["organizations"]
+    readonly_fields = ["credential_id", "credential_rotated_at", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "client_id", "organizations", "enabled"]}),
+        (
+            _("Back-channel logout"),
+            {"fields": ["backchannel_logout_uri", "backchannel_logout_session_required"]},
+        ),
+        (_("API credential"), {"fields": ["credential_id", "credential_rotated_at", "created_at"]}),
+    ]
+    actions = ["rotate_credentials"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._manages_all(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._manages_all(request, obj)
+
+    def _manages_all(self, request: HttpRequest, obj: Model | None) -> bool:
+        """An application shared with organizations the user does not manage is theirs to
+        view, not to change."""
+        if obj is None or request.user.is_superuser:
+            return True
+        assert isinstance(obj, Application)
+        return not obj.organizations.exclude(pk__in=administered_organizations(request)).exists()
+
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: Application,
+        form: ModelForm,  # type: ignore[type-arg]
+        change: bool,
+    ) -> None:
+        if not change:
+            setattr(request, ISSUED_CREDENTIALS, [(obj, obj.rotate_credential())])
+        super().save_model(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: Application, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        return self._show_credentials(request, getattr(request, ISSUED_CREDENTIALS))
+
+    @admin.action(
+        description=_("Issue a new API credential (the old one stops working)"),
+        permissions=["change"],
+    )
+    def rotate_credentials(
+        self, request: HttpRequest, queryset: QuerySet[Application]
+    ) -> HttpResponse:
+        issued = [
+            (application, application.rotate_credential())
+            for application in queryset
+            if self._manages_all(request, application)
+        ]
+        return self._show_credentials(request, issued)
+
+    def _show_credentials(
+        self, request: HttpRequest, issued: list[tuple[Application, str]]
+    ) -> HttpResponse:
+        """The only page that ever shows the credentials in clear (never stored, never sent
+        through the messages framework, whose cookie storage is readable)."""
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": _("API credentials"),
+            "opts": self.opts,
+            "issued": issued,
+        }
+        response = TemplateResponse(request, "logout_sso/admin/credentials.html", context)
+        response["Cache-Control"] = "no-store"
+        return response

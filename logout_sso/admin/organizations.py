@@ -1,0 +1,117 @@
+"""Admin of organizations, with their logout policy and email domains inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import BaseModelFormSet, ModelForm
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from logout_sso.admin.scoping import OrganizationScopedAdmin
+from logout_sso.checks import Hints, Messages
+from logout_sso.models import EmailDomain, LogoutPolicy, Organization
+
+
+class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = LogoutPolicy
+    can_delete = False
+    min_num = 1
+    max_num = 1
+    fieldsets = [
+        (None, {"fields": ["slo_mode", "session_ttl", "federated_logout"]}),
+        (_("Redirects after logout"), {"fields": ["post_logout_redirect_uris"]}),
+        (
+            _("Back-channel delivery retries"),
+            {
+                "fields": [
+                    "delivery_max_attempts",
+                    "delivery_backoff_seconds",
+                    "delivery_backoff_max_seconds",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+
+
+class EmailDomainInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = EmailDomain
+    extra = 0
+
+
+@admin.register(Organization)
+class OrganizationAdmin(OrganizationScopedAdmin):
+    organization_path = ""
+    inlines = [LogoutPolicyInline, EmailDomainInline]
+    list_display = [
+        "name",
+        "slug",
+        "idp_organization_id",
+        "slo_mode",
+        "session_ttl",
+        "federated_logout",
+        "single_logout_works",
+    ]
+    list_select_related = ["logout_policy"]
+    list_filter = ["logout_policy__slo_mode", "logout_policy__federated_logout", "auto_forward"]
+    search_fields = ["name", "slug", "idp_organization_id", "email_domains__domain"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["admins"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug"]}),
+        (
+            _("Identity provider"),
+            {"fields": ["idp_organization_id", "connection", "auto_forward"]},
+        ),
+        (_("Access"), {"fields": ["admins"]}),
+    ]
+
+    @admin.display(description=_("SLO mode"), ordering="logout_policy__slo_mode")
+    def slo_mode(self, organization: Organization) -> str:
+        return organization.logout_policy.get_slo_mode_display()
+
+    @admin.display(description=_("TTL (s)"), ordering="logout_policy__session_ttl")
+    def session_ttl(self, organization: Organization) -> int:
+        return organization.logout_policy.session_ttl
+
+    @admin.display(description=_("federated"), boolean=True)
+    def federated_logout(self, organization: Organization) -> bool:
+        return organization.logout_policy.federated_logout
+
+    @admin.display(description=_("SLO effective"), boolean=True)
+    def single_logout_works(self, organization: Organization) -> bool:
+        return not organization.logout_policy.defeats_single_logout
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Organization | None = None
+    ) -> list[str] | tuple[Any, ...]:
+        # Only superusers grant access: a staff user choosing among all users would see them all.
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ["admins"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return super().get_queryset(request).select_related("logout_policy")
+
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: ModelForm,  # type: ignore[type-arg]
+        formsets: list[BaseModelFormSet],  # type: ignore[type-arg]
+        change: bool,
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        organization: Organization = form.instance
+        if not change and not request.user.is_superuser:
+            organization.admins.add(request.user)  # type: ignore[arg-type]
+        policy = LogoutPolicy.objects.select_related("organization").get(pk=organization.pk)
+        if policy.defeats_single_logout:
+            self.message_user(
+                request,
+                f"{Messages.POLICY_DEFEATS_SLO.format(organization=organization.slug)} "
+                f"{Hints.POLICY_DEFEATS_SLO}",
+                level=messages.WARNING,
+            )

@@ -1,0 +1,209 @@
+"""System checks: misconfiguration is found by ``manage.py check``, not at the first logout."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError
+from django.utils.module_loading import import_string
+
+from logout_sso.conf import app_settings
+from logout_sso.models.organizations import LogoutPolicy
+
+PER_PROCESS_CACHES = frozenset(
+    {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    }
+)
+SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
+OIDC_REQUIRED_SETTINGS = (
+    "OIDC_RP_CLIENT_ID",
+    "OIDC_RP_CLIENT_SECRET",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT",
+    "OIDC_OP_TOKEN_ENDPOINT",
+    "OIDC_OP_USER_ENDPOINT",
+)
+
+
+class Codes:
+    INVALID_SETTINGS = "logout_sso.E001"
+    SIGNED_COOKIES = "logout_sso.E002"
+    UNKNOWN_CACHE = "logout_sso.E003"
+    CACHE_NOT_SHARED_WITH_WORKERS = "logout_sso.E004"
+    OIDC_SETTINGS_MISSING = "logout_sso.E005"
+    OIDC_KEYS_MISSING = "logout_sso.E006"
+    SESSIONS_NOT_INSTALLED = "logout_sso.E007"
+    POLICY_DEFEATS_SLO = "logout_sso.W001"
+    CACHE_NOT_SHARED = "logout_sso.W002"
+
+
+class Messages:
+    SIGNED_COOKIES = (
+        "SESSION_ENGINE is the signed-cookies engine: a session stored in the browser cannot be "
+        "ended from the server, so no logout can reach it."
+    )
+    UNKNOWN_CACHE = "LOGOUT_SSO['CACHE_ALIAS'] is {alias!r}, which is not a key of CACHES."
+    CACHE_NOT_SHARED_WITH_WORKERS = (
+        "The cache {alias!r} ({backend}) lives inside each process, but Celery workers are "
+        "configured (CELERY_BROKER_URL): workers and web processes would not see each other's "
+        "policy changes or replayed logout tokens."
+    )
+    CACHE_NOT_SHARED = (
+        "The cache {alias!r} ({backend}) lives inside each process: fine for one development "
+        "server, wrong with several web processes."
+    )
+    OIDC_SETTINGS_MISSING = "The OpenID Connect backend is enabled but {names} not set."
+    OIDC_KEYS_MISSING = (
+        "OIDC_RP_SIGN_ALGO is {algorithm}, but neither OIDC_OP_JWKS_ENDPOINT nor "
+        "OIDC_RP_IDP_SIGN_KEY is set, so no ID token can be verified."
+    )
+    SESSIONS_NOT_INSTALLED = (
+        "logout_sso ends server-side sessions, but django.contrib.sessions is not installed."
+    )
+    POLICY_DEFEATS_SLO = (
+        "Organization {organization!r} auto-forwards users to its enterprise connection and "
+        "uses short-lived tokens without federated logout: it gets no Single Logout, because "
+        "the silent re-check succeeds at the organization's own IdP, which never hears of the "
+        "logout."
+    )
+
+
+class Hints:
+    SIGNED_COOKIES = "Use the db, cache, cached_db or django-redis session engine."
+    UNKNOWN_CACHE = "Add that cache to CACHES or name an existing one."
+    SHARED_CACHE = "Use django-redis (or another shared cache) for this cache alias."
+    OIDC_SETTINGS_MISSING = "See mozilla-django-oidc's settings documentation."
+    OIDC_KEYS_MISSING = "Set OIDC_OP_JWKS_ENDPOINT to the provider's jwks_uri."
+    SESSIONS_NOT_INSTALLED = "Add 'django.contrib.sessions' to INSTALLED_APPS."
+    POLICY_DEFEATS_SLO = (
+        "Turn federated logout on, switch the Single Logout mode to the logout service, or "
+        "stop auto-forwarding."
+    )
+
+
+@register(Tags.compatibility)
+def check_settings(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """LOGOUT_SSO itself, the session engine and the cache."""
+    try:
+        app_settings.validate()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id=Codes.INVALID_SETTINGS)]
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("django.contrib.sessions"):
+        messages.append(
+            Error(
+                Messages.SESSIONS_NOT_INSTALLED,
+                hint=Hints.SESSIONS_NOT_INSTALLED,
+                id=Codes.SESSIONS_NOT_INSTALLED,
+            )
+        )
+    if settings.SESSION_ENGINE == SIGNED_COOKIES_ENGINE:
+        messages.append(
+            Error(Messages.SIGNED_COOKIES, hint=Hints.SIGNED_COOKIES, id=Codes.SIGNED_COOKIES)
+        )
+    messages.extend(_check_cache())
+    return messages
+
+
+def _check_cache() -> list[CheckMessage]:
+    alias = app_settings.CACHE_ALIAS
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                Messages.UNKNOWN_CACHE.format(alias=alias),
+                hint=Hints.UNKNOWN_CACHE,
+                id=Codes.UNKNOWN_CACHE,
+            )
+        ]
+    backend = settings.CACHES[alias].get("BACKEND", "")
+    if backend not in PER_PROCESS_CACHES:
+        return []
+    if getattr(settings, "CELERY_BROKER_URL", None):
+        return [
+            Error(
+                Messages.CACHE_NOT_SHARED_WITH_WORKERS.format(alias=alias, backend=backend),
+                hint=Hints.SHARED_CACHE,
+                id=Codes.CACHE_NOT_SHARED_WITH_WORKERS,
+            )
+        ]
+    return [
+        Warning(
+            Messages.CACHE_NOT_SHARED.format(alias=alias, backend=backend),
+            hint=Hints.SHARED_CACHE,
+            id=Codes.CACHE_NOT_SHARED,
+        )
+    ]
+
+
+def _uses_oidc_backend() -> bool:
+    oidc_backend = import_string(OIDC_BACKEND)
+    for path in settings.AUTHENTICATION_BACKENDS:
+        try:
+            backend = import_string(path)
+        except ImportError:
+            continue  # Django reports unimportable backends itself.
+        if isinstance(backend, type) and issubclass(backend, oidc_backend):
+            return True
+    return False
+
+
+@register(Tags.security)
+def check_oidc_settings(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """mozilla-django-oidc's settings, when its backend (or a subclass) authenticates users."""
+    if not _uses_oidc_backend():
+        return []
+    missing = [name for name in OIDC_REQUIRED_SETTINGS if not getattr(settings, name, None)]
+    if missing:
+        names = ", ".join(missing) + (" is" if len(missing) == 1 else " are")
+        return [
+            Error(
+                Messages.OIDC_SETTINGS_MISSING.format(names=names),
+                hint=Hints.OIDC_SETTINGS_MISSING,
+                id=Codes.OIDC_SETTINGS_MISSING,
+            )
+        ]
+    algorithm = getattr(settings, "OIDC_RP_SIGN_ALGO", "HS256")
+    if algorithm.startswith(("RS", "ES", "PS")) and not (
+        getattr(settings, "OIDC_OP_JWKS_ENDPOINT", None)
+        or getattr(settings, "OIDC_RP_IDP_SIGN_KEY", None)
+    ):
+        return [
+            Error(
+                Messages.OIDC_KEYS_MISSING.format(algorithm=algorithm),
+                hint=Hints.OIDC_KEYS_MISSING,
+                id=Codes.OIDC_KEYS_MISSING,
+            )
+        ]
+    return []
+
+
+@register()
+def check_policies(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Every organization caught in the auto-forward trap (no SLO); silent before migrate."""
+    policies = LogoutPolicy.objects.defeating_single_logout().select_related("organization")
+    try:
+        trapped = list(policies)
+    except DatabaseError:
+        return []  # Tables not created yet: `migrate` runs checks before migrating.
+    return [
+        Warning(
+            Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug),
+            hint=Hints.POLICY_DEFEATS_SLO,
+            obj=policy.organization,
+            id=Codes.POLICY_DEFEATS_SLO,
+        )
+        for policy in trapped
+    ]

@@ -1,0 +1,155 @@
+"""logout_sso's settings: one ``LOGOUT_SSO`` dict in the project's settings.
+
+Read on every access, never cached, so ``override_settings`` and pytest-django's ``settings``
+fixture just work. A key logout_sso does not know, or a value of the wrong shape, raises
+:class:`~django.core.exceptions.ImproperlyConfigured` naming it (``manage.py check`` reports the
+same as ``logout_sso.E001``). Every key is documented in the README's settings table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+
+from logout_sso.validators import validate_secure_url
+
+#: Signature algorithms a trusted issuer may use: asymmetric only, so that a public key can never
+#: be turned into an HMAC secret.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+TRUSTED_ISSUER_KEYS = frozenset({"issuer", "jwks_uri", "audience", "algorithms"})
+
+
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """An issuer whose back-channel logout tokens this project accepts."""
+
+    issuer: str
+    audience: str
+    jwks_uri: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+
+
+def _fail(key: str, message: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"LOGOUT_SSO[{key!r}] {message}")
+
+
+def _check_url(key: str, value: Any) -> str:
+    try:
+        validate_secure_url(value)
+    except ValidationError as exc:
+        raise _fail(key, f"is invalid: {' '.join(exc.messages)}") from exc
+    return str(value)
+
+
+def _cache_alias(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(key, f"must be the name of a cache in CACHES, not {value!r}.")
+    return value
+
+
+def _url_list(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of URLs, not {type(value).__name__}.")
+    return [_check_url(key, url) for url in value]
+
+
+def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
+    if not isinstance(item, Mapping):
+        raise _fail(key, f"items must be objects with 'issuer' and 'audience', not {item!r}.")
+    unknown = sorted(set(item) - TRUSTED_ISSUER_KEYS)
+    if unknown:
+        raise _fail(
+            key,
+            f"has an item with unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(TRUSTED_ISSUER_KEYS))}.",
+        )
+    for required in ("issuer", "audience"):
+        if not isinstance(item.get(required), str) or not item[required]:
+            raise _fail(key, f"has an item without a non-empty string {required!r}: {item!r}.")
+    algorithms = item.get("algorithms", ["RS256"])
+    if (
+        not isinstance(algorithms, list | tuple)
+        or not algorithms
+        or not set(algorithms) <= ASYMMETRIC_ALGORITHMS
+    ):
+        raise _fail(
+            key,
+            f"has 'algorithms' {algorithms!r} for {item['issuer']!r}; use a non-empty list "
+            f"of {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}.",
+        )
+    jwks_uri = item.get("jwks_uri")
+    return TrustedIssuer(
+        issuer=_check_url(key, item["issuer"]),
+        audience=item["audience"],
+        jwks_uri=None if jwks_uri is None else _check_url(key, jwks_uri),
+        algorithms=tuple(algorithms),
+    )
+
+
+def _trusted_issuers(key: str, value: Any) -> list[TrustedIssuer]:
+    if not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of objects, not {type(value).__name__}.")
+    return [_trusted_issuer(key, item) for item in value]
+
+
+@dataclass(frozen=True)
+class _Setting:
+    default: Any
+    parse: Callable[[str, Any], Any]
+
+
+SETTINGS: dict[str, _Setting] = {
+    "CACHE_ALIAS": _Setting("default", _cache_alias),
+    "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting([], _url_list),
+    "TRUSTED_ISSUERS": _Setting([], _trusted_issuers),
+}
+
+
+class AppSettings:
+    """Typed, validated access to ``settings.LOGOUT_SSO``; use the module's ``app_settings``."""
+
+    def _user_settings(self) -> Mapping[str, Any]:
+        value = getattr(settings, "LOGOUT_SSO", {})
+        if not isinstance(value, Mapping):
+            raise ImproperlyConfigured(f"LOGOUT_SSO must be a dict, not {type(value).__name__}.")
+        unknown = sorted(set(value) - set(SETTINGS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"LOGOUT_SSO has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"known keys: {', '.join(sorted(SETTINGS))}."
+            )
+        return value
+
+    def _get(self, key: str) -> Any:
+        user_settings = self._user_settings()
+        setting = SETTINGS[key]
+        return setting.parse(key, user_settings.get(key, setting.default))
+
+    def validate(self) -> None:
+        """Parse every key, raising ImproperlyConfigured on the first problem."""
+        for key in SETTINGS:
+            self._get(key)
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        """The cache (a key of ``CACHES``) shared by every web process and Celery worker."""
+        return str(self._get("CACHE_ALIAS"))
+
+    @property
+    def POST_LOGOUT_REDIRECT_ALLOWLIST(self) -> list[str]:
+        """Post-logout redirect URLs allowed for every organization."""
+        return list(self._get("POST_LOGOUT_REDIRECT_ALLOWLIST"))
+
+    @property
+    def TRUSTED_ISSUERS(self) -> list[TrustedIssuer]:
+        """Issuers, beyond the project's own OpenID provider, trusted for back-channel logout."""
+        return list(self._get("TRUSTED_ISSUERS"))
+
+
+app_settings = AppSettings()

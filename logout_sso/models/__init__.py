@@ -1,0 +1,16 @@
+"""logout_sso's models: organizations and their policies, applications, sessions, events."""
+
+from logout_sso.models.applications import Application
+from logout_sso.models.events import Delivery, LogoutEvent
+from logout_sso.models.organizations import EmailDomain, LogoutPolicy, Organization
+from logout_sso.models.sessions import TrackedSession
+
+__all__ = [
+    "Application",
+    "Delivery",
+    "EmailDomain",
+    "LogoutEvent",
+    "LogoutPolicy",
+    "Organization",
+    "TrackedSession",
+]

@@ -1,0 +1,156 @@
+"""Logout events and their deliveries to applications (the hub's transactional outbox).
+
+A :class:`Delivery` row is written in the same transaction as its :class:`LogoutEvent`, before any
+message is queued: the database is the truth, a Celery message only says "go".
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from logout_sso.models.applications import Application
+from logout_sso.models.organizations import Organization
+
+
+class Initiator(models.TextChoices):
+    USER = "user", _("User (RP-initiated logout)")
+    ADMIN = "admin", _("Admin")
+    IDP_BACKCHANNEL = "idp_backchannel", _("IdP back-channel logout")
+    API = "api", _("Application (session API)")
+    SILENT_RECHECK = "silent_recheck", _("Silent re-check failed at the IdP")
+
+
+class Outcome(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    COMPLETED = "completed", _("Completed")
+    PARTIAL = "partial", _("Partially failed")
+    FAILED = "failed", _("Failed")
+
+
+class LogoutEvent(models.Model):
+    """One logout: who or what started it, for whom, and how it ended."""
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        related_name="logout_events",
+        verbose_name=_("organization"),
+        null=True,
+        blank=True,
+    )
+    initiator = models.CharField(
+        _("initiated by"), max_length=32, choices=Initiator.choices, db_index=True
+    )
+    initiated_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("initiating user"),
+        help_text=_("The user or admin who logged out, when a person did."),
+    )
+    initiated_by_application = models.ForeignKey(
+        Application,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("initiating application"),
+        help_text=_("The application that reported the logout through the session API."),
+    )
+    issuer = models.CharField(_("issuer"), max_length=500, blank=True)
+    sub = models.CharField(_("subject"), max_length=255, blank=True)
+    sid = models.CharField(_("session id at the IdP"), max_length=255, blank=True)
+    sessions_ended = models.PositiveIntegerField(
+        _("local sessions ended"),
+        default=0,
+        help_text=_("Sessions ended directly in this project's session store."),
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("logout event")
+        verbose_name_plural = _("logout events")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(sub="", sid=""),
+                name="logout_sso_event_has_subject",
+                violation_error_message=_("A logout event needs a subject (sub) or a sid."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_initiator_display()}: {self.sub or self.sid}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class Delivery(models.Model):
+    """The back-channel logout of one event to one application."""
+
+    event = models.ForeignKey(
+        LogoutEvent,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("logout event"),
+    )
+    application = models.ForeignKey(
+        Application,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("application"),
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"),
+        null=True,
+        blank=True,
+        help_text=_("When a pending delivery is due; the sweeper re-queues overdue ones."),
+    )
+    last_status = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    latency_ms = models.PositiveIntegerField(
+        _("latency (ms)"),
+        null=True,
+        blank=True,
+        help_text=_("From the event to the application's successful response."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["event", "application__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "application"], name="logout_sso_delivery_once_per_app"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="logout_sso_delivery_due",
+            ),
+            models.Index(fields=["state", "next_attempt_at"], name="logout_sso_delivery_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.application_id}: {self.get_state_display()}"

@@ -1,0 +1,35 @@
+"""Receivers logout_sso connects to model signals (imported from ``AppConfig.ready``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from logout_sso.models import LogoutPolicy, Organization
+from logout_sso.policies import forget_policy
+
+
+@receiver(post_save, sender=Organization, dispatch_uid="logout_sso_create_policy")
+def create_default_policy(
+    sender: type[Organization], instance: Organization, created: bool, raw: bool, **kwargs: Any
+) -> None:
+    """Every organization has a logout policy, with the defaults until an admin changes it."""
+    if created and not raw:
+        LogoutPolicy.objects.get_or_create(organization=instance)
+
+
+@receiver(post_save, sender=Organization, dispatch_uid="logout_sso_forget_org_policy")
+@receiver(post_delete, sender=Organization, dispatch_uid="logout_sso_forget_deleted_org_policy")
+@receiver(post_save, sender=LogoutPolicy, dispatch_uid="logout_sso_forget_policy")
+@receiver(post_delete, sender=LogoutPolicy, dispatch_uid="logout_sso_forget_deleted_policy")
+def forget_cached_policy(
+    sender: type[Any], instance: Organization | LogoutPolicy, **kwargs: Any
+) -> None:
+    """Drop the cached policy now and again after commit, so a concurrent read that cached the
+    old row before the transaction committed does not outlive it."""
+    organization_id = instance.pk
+    forget_policy(organization_id)
+    transaction.on_commit(lambda: forget_policy(organization_id))
