@@ -1,0 +1,102 @@
+"""The demo's data: two organizations with contrasting policies, two applications, admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from logout_sso.admin.permissions import ensure_organization_admins_group
+from logout_sso.models import Application, EmailDomain, LogoutPolicy, Organization
+from logout_sso.models.organizations import SLOMode
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - a local demo's published password
+
+ORGANIZATIONS = [
+    {
+        "slug": "acme",
+        "name": "Acme",
+        "idp_organization_id": "org_acme",
+        "domain": "acme.example",
+        "policy": {
+            "slo_mode": SLOMode.SHORT_LIVED_TOKENS,
+            "session_ttl": 300,
+            "federated_logout": False,
+        },
+    },
+    {
+        "slug": "globex",
+        "name": "Globex",
+        "idp_organization_id": "org_globex",
+        "domain": "globex.example",
+        "policy": {
+            "slo_mode": SLOMode.LOGOUT_SERVICE,
+            "session_ttl": 600,
+            "federated_logout": True,
+        },
+    },
+]
+APPLICATIONS = [
+    {
+        "name": "Wiki",
+        "client_id": "wiki",
+        "backchannel_logout_uri": "http://127.0.0.1:8001/sso/backchannel-logout/",
+        "organizations": ["acme", "globex"],
+    },
+    {
+        "name": "Billing",
+        "client_id": "billing",
+        "backchannel_logout_uri": "http://127.0.0.1:8002/sso/backchannel-logout/",
+        "organizations": ["globex"],
+    },
+]
+
+
+@dataclass
+class SeedReport:
+    """What the seed made: user names with the password, new credentials in clear."""
+
+    users: list[tuple[str, str]] = field(default_factory=list)
+    credentials: dict[str, str | None] = field(default_factory=dict)
+
+
+def _user(username: str, *, superuser: bool = False) -> User:
+    user, _created = User.objects.get_or_create(username=username)
+    user.is_staff = True
+    user.is_superuser = superuser
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def seed() -> SeedReport:
+    """Create or update the demo data; running it again changes nothing but passwords."""
+    report = SeedReport()
+    _user("admin", superuser=True)
+    report.users.append(("admin", DEMO_PASSWORD))
+    group = ensure_organization_admins_group()
+    organizations = {}
+    for spec in ORGANIZATIONS:
+        organization, _created = Organization.objects.update_or_create(
+            slug=spec["slug"],
+            defaults={"name": spec["name"], "idp_organization_id": spec["idp_organization_id"]},
+        )
+        LogoutPolicy.objects.update_or_create(organization=organization, defaults=spec["policy"])
+        EmailDomain.objects.get_or_create(domain=spec["domain"], organization=organization)
+        admin = _user(f"{organization.slug}-admin")
+        admin.groups.add(group)
+        organization.admins.add(admin)
+        report.users.append((admin.username, DEMO_PASSWORD))
+        organizations[organization.slug] = organization
+    for spec in APPLICATIONS:
+        fields = {key: value for key, value in spec.items() if key != "organizations"}
+        application = Application.objects.filter(client_id=spec["client_id"]).first()
+        if application is None:
+            application, token = Application.objects.create_with_credential(**fields)
+            report.credentials[application.name] = token
+        else:
+            report.credentials[application.name] = None
+        application.organizations.add(*(organizations[slug] for slug in spec["organizations"]))
+    return report

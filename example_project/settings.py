@@ -1,0 +1,109 @@
+"""Settings of logout_sso's example project, from environment variables only.
+
+- ``DATABASE_URL``: default a SQLite file in ``var/``.
+- ``REDIS_URL``: when set, django-redis for cache and sessions and Redis as Celery broker;
+  when absent, the database cache and a broker that needs no server.
+- ``OIDC_*``: mozilla-django-oidc's settings under their own names, or ``OIDC_OP_ISSUER`` for
+  discovery. The OpenID Connect login is enabled when ``OIDC_RP_CLIENT_ID`` is set.
+- ``LOGOUT_SSO_<KEY>``: any ``LOGOUT_SSO`` key, as JSON.
+- ``DJANGO_DEBUG`` (default true), ``DJANGO_SECRET_KEY`` (required when DEBUG is off),
+  ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from example_project import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("EXAMPLE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.parse_bool("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", "true"))
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off.")
+    SECRET_KEY = "example-project-development-only"  # noqa: S105 - DEBUG only
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "logout_sso",
+    "example_project",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'example.sqlite3'}"),
+        conn_max_age=60,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_services = env.cache_and_broker_settings(os.environ.get("REDIS_URL"), VAR_DIR)
+CACHES = _services["CACHES"]
+SESSION_ENGINE = _services["SESSION_ENGINE"]
+CELERY_BROKER_URL = _services["CELERY_BROKER_URL"]
+CELERY_BROKER_TRANSPORT_OPTIONS = _services["CELERY_BROKER_TRANSPORT_OPTIONS"]
+# Durability: a message is acknowledged only once its task ran; a worker takes one at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "logout_sso-close-expired-sessions": {
+        "task": "logout_sso.close_expired_sessions",
+        "schedule": 300.0,
+    },
+}
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+globals().update(env.oidc_settings(os.environ))
+if os.environ.get("OIDC_RP_CLIENT_ID"):
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS.insert(0, "mozilla_django_oidc.auth.OIDCAuthenticationBackend")
+    OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+
+LOGOUT_SSO = env.logout_sso_settings(os.environ)
+
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+STATIC_URL = "/static/"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"

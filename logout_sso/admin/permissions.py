@@ -1,0 +1,44 @@
+"""The Django permissions an organization's admin needs, for a group integrators create.
+
+Scoping (``admin.scoping``) decides *which* objects a staff user reaches; these model
+permissions decide *what* they may do there. Creating organizations, or deleting them, stays
+with superusers.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import QuerySet
+
+ORGANIZATION_ADMINS_GROUP = "logout_sso organization admins"
+
+ORGANIZATION_ADMIN_PERMISSIONS = (
+    "view_organization",
+    "change_organization",
+    "view_logoutpolicy",
+    "change_logoutpolicy",
+    "view_emaildomain",
+    "add_emaildomain",
+    "change_emaildomain",
+    "delete_emaildomain",
+    "view_application",
+    "add_application",
+    "change_application",
+    "delete_application",
+    "view_trackedsession",
+    "view_logoutevent",
+    "view_delivery",
+)
+
+
+def organization_admin_permissions() -> QuerySet[Permission]:
+    return Permission.objects.filter(
+        content_type__app_label="logout_sso", codename__in=ORGANIZATION_ADMIN_PERMISSIONS
+    )
+
+
+def ensure_organization_admins_group() -> Group:
+    """The group giving its members the organization-admin permissions (created or updated)."""
+    group, _created = Group.objects.get_or_create(name=ORGANIZATION_ADMINS_GROUP)
+    group.permissions.set(organization_admin_permissions())
+    return group

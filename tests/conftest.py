@@ -1,0 +1,53 @@
+"""Shared fixtures: factories for organizations, applications and users.
+
+Service fixtures (Redis, a Celery worker) live in ``tests/services.py`` and are registered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from logout_sso.admin.permissions import ensure_organization_admins_group
+from logout_sso.models import Application, Organization
+
+pytest_plugins = ["tests.services"]
+
+
+
+@pytest.fixture
+def make_organization(db: None) -> Callable[..., Organization]:
+    def make(slug: str = "acme", **fields: Any) -> Organization:
+        fields.setdefault("name", slug.capitalize())
+        return Organization.objects.create(slug=slug, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_application(db: None) -> Callable[..., Application]:
+    def make(name: str, *organizations: Organization, **fields: Any) -> Application:
+        fields.setdefault("client_id", f"{name}-client")
+        fields.setdefault("backchannel_logout_uri", f"https://{name}.example.com/bcl")
+        application, _token = Application.objects.create_with_credential(name=name, **fields)
+        application.organizations.set(organizations)
+        return application
+
+    return make
+
+
+@pytest.fixture
+def make_org_admin(db: None) -> Callable[..., User]:
+    """A staff user with the organization-admin permissions, admin of the given organizations."""
+
+    def make(username: str, *organizations: Organization) -> User:
+        user = User.objects.create_user(username, password="pw", is_staff=True)
+        user.groups.add(ensure_organization_admins_group())
+        for organization in organizations:
+            organization.admins.add(user)
+        return user
+
+    return make

@@ -1,0 +1,147 @@
+"""Fixtures for real services: a Redis server and a Celery worker process.
+
+Redis: ``REDIS_URL`` (default redis://127.0.0.1:6379/15); when nothing answers there, a
+redis-server of our own on a free port; when there is no redis-server either, the tests fail
+saying how to get one (never a silent skip).
+
+The Celery worker is a real ``celery worker`` process on that Redis, pointed at the test database,
+listening on a queue of its own so that concurrent test runs do not steal each other's tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.db import connection
+
+from tests.celery_app import app as celery_app
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+STARTUP_SECONDS = 30.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, message: str) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{message} (after {timeout:.0f} s)", pytrace=False)
+        time.sleep(0.05)
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis database for the tests, started here if none answers."""
+    url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
+    if redis_answers(url):
+        yield url
+        return
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail(
+            f"No Redis answers at {url} and redis-server is not installed. Install it "
+            "(apt-get install redis-server) or start a Redis and set REDIS_URL.",
+            pytrace=False,
+        )
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/15"
+    try:
+        wait_for(lambda: redis_answers(url), STARTUP_SECONDS, f"redis-server on port {port}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis.Redis:
+    """A client of the test Redis database, emptied before the test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A real Celery worker process on Redis and the test database; yields its name.
+
+    Tests using it must commit their data for the worker to see it:
+    ``@pytest.mark.django_db(transaction=True)``.
+    """
+    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
+    name = f"{queue}@{socket.gethostname()}"
+    with django_db_blocker.unblock():
+        database_name = str(connection.settings_dict["NAME"])
+    celery_app.conf.broker_url = redis_url
+    celery_app.conf.task_default_queue = queue
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "CELERY_BROKER_URL": redis_url,
+        "LOGOUT_SSO_TEST_DATABASE_NAME": database_name,
+    }
+    command = [
+        sys.executable, "-m", "celery", "--app", "tests.celery_app", "worker",
+        "--hostname", name, "--queues", queue, "--concurrency", "1",
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker exited:\n{log_path.read_text()}", pytrace=False)
+        return bool(celery_app.control.ping(destination=[name], timeout=0.5))
+
+    try:
+        wait_for(ready, STARTUP_SECONDS, f"Celery worker {name} did not answer a ping")
+        yield name
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
