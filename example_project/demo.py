@@ -13,43 +13,59 @@ from logout_sso.models.organizations import SLOMode
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - a local demo's published password
 
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    slug: str
+    name: str
+    idp_organization_id: str
+    domain: str
+    slo_mode: str
+    session_ttl: int
+    federated_logout: bool
+
+
+@dataclass(frozen=True)
+class DemoApplication:
+    name: str
+    client_id: str
+    backchannel_logout_uri: str
+    organizations: tuple[str, ...]
+
+
 ORGANIZATIONS = [
-    {
-        "slug": "acme",
-        "name": "Acme",
-        "idp_organization_id": "org_acme",
-        "domain": "acme.example",
-        "policy": {
-            "slo_mode": SLOMode.SHORT_LIVED_TOKENS,
-            "session_ttl": 300,
-            "federated_logout": False,
-        },
-    },
-    {
-        "slug": "globex",
-        "name": "Globex",
-        "idp_organization_id": "org_globex",
-        "domain": "globex.example",
-        "policy": {
-            "slo_mode": SLOMode.LOGOUT_SERVICE,
-            "session_ttl": 600,
-            "federated_logout": True,
-        },
-    },
+    DemoOrganization(
+        slug="acme",
+        name="Acme",
+        idp_organization_id="org_acme",
+        domain="acme.example",
+        slo_mode=SLOMode.SHORT_LIVED_TOKENS,
+        session_ttl=300,
+        federated_logout=False,
+    ),
+    DemoOrganization(
+        slug="globex",
+        name="Globex",
+        idp_organization_id="org_globex",
+        domain="globex.example",
+        slo_mode=SLOMode.LOGOUT_SERVICE,
+        session_ttl=600,
+        federated_logout=True,
+    ),
 ]
 APPLICATIONS = [
-    {
-        "name": "Wiki",
-        "client_id": "wiki",
-        "backchannel_logout_uri": "http://127.0.0.1:8001/sso/backchannel-logout/",
-        "organizations": ["acme", "globex"],
-    },
-    {
-        "name": "Billing",
-        "client_id": "billing",
-        "backchannel_logout_uri": "http://127.0.0.1:8002/sso/backchannel-logout/",
-        "organizations": ["globex"],
-    },
+    DemoApplication(
+        name="Wiki",
+        client_id="wiki",
+        backchannel_logout_uri="http://127.0.0.1:8001/sso/backchannel-logout/",
+        organizations=("acme", "globex"),
+    ),
+    DemoApplication(
+        name="Billing",
+        client_id="billing",
+        backchannel_logout_uri="http://127.0.0.1:8002/sso/backchannel-logout/",
+        organizations=("globex",),
+    ),
 ]
 
 
@@ -80,23 +96,33 @@ def seed() -> SeedReport:
     organizations = {}
     for spec in ORGANIZATIONS:
         organization, _created = Organization.objects.update_or_create(
-            slug=spec["slug"],
-            defaults={"name": spec["name"], "idp_organization_id": spec["idp_organization_id"]},
+            slug=spec.slug,
+            defaults={"name": spec.name, "idp_organization_id": spec.idp_organization_id},
         )
-        LogoutPolicy.objects.update_or_create(organization=organization, defaults=spec["policy"])
-        EmailDomain.objects.get_or_create(domain=spec["domain"], organization=organization)
+        LogoutPolicy.objects.update_or_create(
+            organization=organization,
+            defaults={
+                "slo_mode": spec.slo_mode,
+                "session_ttl": spec.session_ttl,
+                "federated_logout": spec.federated_logout,
+            },
+        )
+        EmailDomain.objects.get_or_create(domain=spec.domain, organization=organization)
         admin = _user(f"{organization.slug}-admin")
         admin.groups.add(group)
         organization.admins.add(admin)
         report.users.append((admin.username, DEMO_PASSWORD))
         organizations[organization.slug] = organization
-    for spec in APPLICATIONS:
-        fields = {key: value for key, value in spec.items() if key != "organizations"}
-        application = Application.objects.filter(client_id=spec["client_id"]).first()
+    for app_spec in APPLICATIONS:
+        application = Application.objects.filter(client_id=app_spec.client_id).first()
         if application is None:
-            application, token = Application.objects.create_with_credential(**fields)
+            application, token = Application.objects.create_with_credential(
+                name=app_spec.name,
+                client_id=app_spec.client_id,
+                backchannel_logout_uri=app_spec.backchannel_logout_uri,
+            )
             report.credentials[application.name] = token
         else:
             report.credentials[application.name] = None
-        application.organizations.add(*(organizations[slug] for slug in spec["organizations"]))
+        application.organizations.add(*(organizations[slug] for slug in app_spec.organizations))
     return report

@@ -96,23 +96,19 @@ def redis_client(redis_url: str) -> redis.Redis:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(
+def celery_worker_process(
     django_db_setup: None,
     django_db_blocker: Any,
     redis_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """A real Celery worker process on Redis and the test database; yields its name.
-
-    Tests using it must commit their data for the worker to see it:
-    ``@pytest.mark.django_db(transaction=True)``.
-    """
+    """A real Celery worker process on Redis and the test database, for the whole session;
+    yields its name. Tests use ``celery_worker``."""
     queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     name = f"{queue}@{socket.gethostname()}"
     with django_db_blocker.unblock():
         database_name = str(connection.settings_dict["NAME"])
-    celery_app.conf.broker_url = redis_url
-    celery_app.conf.task_default_queue = queue
+    celery_app.conf.update(broker_url=redis_url, task_default_queue=queue)
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {
         **os.environ,
@@ -145,3 +141,15 @@ def celery_worker(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process: str) -> str:
+    """The worker's name, with the tests' Celery app current, so that ``task.delay()`` goes to
+    it even after another module (the example project) created its own app.
+
+    Tests using it must commit their data for the worker to see it:
+    ``@pytest.mark.django_db(transaction=True)``.
+    """
+    celery_app.set_current()
+    return celery_worker_process

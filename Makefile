@@ -1,0 +1,41 @@
+# logout_sso: `make demo` runs the example project, `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format migrations-check tox clean
+
+# One virtualenv; each extra is installed once, again only when pyproject.toml changes.
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py run_demo
+
+test: $(VENV)/.installed-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy logout_sso example_project tests
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: $(VENV)/.installed-test
+	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
+
+# The whole support matrix; pyenv provides the interpreters.
+tox: $(VENV)/.installed-dev
+	PYENV_VERSION=$$(pyenv versions --bare | grep -E '^3\.1[1-3]\.' | paste -sd: -) $(BIN)/tox $(TOX_ARGS)
+
+clean:
+	rm -rf $(VENV) var .tox .pytest_cache .mypy_cache .ruff_cache *.egg-info
