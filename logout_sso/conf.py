@@ -62,11 +62,11 @@ def _url_list(key: str, value: Any) -> list[str]:
 def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
     if not isinstance(item, Mapping):
         raise _fail(key, f"items must be objects with 'issuer' and 'audience', not {item!r}.")
-    unknown = sorted(set(item) - TRUSTED_ISSUER_KEYS)
+    unknown = sorted(map(repr, set(item) - TRUSTED_ISSUER_KEYS))
     if unknown:
         raise _fail(
             key,
-            f"has an item with unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"has an item with unknown key(s) {', '.join(unknown)}; "
             f"known keys: {', '.join(sorted(TRUSTED_ISSUER_KEYS))}.",
         )
     for required in ("issuer", "audience"):
@@ -76,6 +76,7 @@ def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
     if (
         not isinstance(algorithms, list | tuple)
         or not algorithms
+        or not all(isinstance(algorithm, str) for algorithm in algorithms)
         or not set(algorithms) <= ASYMMETRIC_ALGORITHMS
     ):
         raise _fail(
@@ -118,10 +119,10 @@ class AppSettings:
         value = getattr(settings, "LOGOUT_SSO", {})
         if not isinstance(value, Mapping):
             raise ImproperlyConfigured(f"LOGOUT_SSO must be a dict, not {type(value).__name__}.")
-        unknown = sorted(set(value) - set(SETTINGS))
+        unknown = sorted(map(repr, set(value) - set(SETTINGS)))
         if unknown:
             raise ImproperlyConfigured(
-                f"LOGOUT_SSO has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"LOGOUT_SSO has unknown key(s) {', '.join(unknown)}; "
                 f"known keys: {', '.join(sorted(SETTINGS))}."
             )
         return value

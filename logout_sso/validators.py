@@ -9,12 +9,16 @@ Back-Channel Logout 1.0, section 2.2).
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 LOOPBACK_HOSTNAMES = frozenset({"localhost", "localhost.localdomain"})
+#: Unicode categories no URL may contain: controls (C0, DEL, C1), invisible format characters
+#: (zero-width, bidirectional overrides) and every kind of space.
+FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
 def is_loopback_host(host: str) -> bool:
@@ -31,9 +35,11 @@ def is_loopback_host(host: str) -> bool:
 def validate_secure_url(value: str) -> None:
     """Reject anything but an absolute https URL (http for loopback hosts) without user-info or
     fragment."""
-    if not isinstance(value, str) or value != value.strip() or not value:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(_("Enter a URL."), code="invalid")
+    if value != value.strip():
         raise ValidationError(_("Enter a URL without surrounding spaces."), code="invalid")
-    if any(ord(char) < 0x21 or char == "\\" for char in value):
+    if any(char == "\\" or unicodedata.category(char) in FORBIDDEN_CATEGORIES for char in value):
         raise ValidationError(
             _("%(url)s contains spaces, control characters or backslashes."),
             code="invalid",

@@ -27,7 +27,12 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
 class Application(models.Model):
     """An application that holds sessions of organizations' users and receives logouts."""
 
-    name = models.CharField(_("name"), max_length=200, unique=True)
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("The application's name, as users know it."),
+    )
     organizations = models.ManyToManyField(
         Organization,
         verbose_name=_("organizations"),
@@ -78,14 +83,19 @@ class Application(models.Model):
         help_text=_("SHA-256 of the credential's secret; the secret itself is never stored."),
     )
     credential_rotated_at = models.DateTimeField(
-        _("credential issued at"), null=True, editable=False
+        _("credential issued at"),
+        null=True,
+        editable=False,
+        help_text=_("When the current API credential was issued."),
     )
     enabled = models.BooleanField(
         _("enabled"),
         default=True,
         help_text=_("A disabled application can neither use the API nor receive logouts."),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(
+        _("created at"), auto_now_add=True, help_text=_("When the application was registered.")
+    )
 
     objects = ApplicationQuerySet.as_manager()
 

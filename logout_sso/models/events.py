@@ -40,9 +40,14 @@ class LogoutEvent(models.Model):
         verbose_name=_("organization"),
         null=True,
         blank=True,
+        help_text=_("The organization of the user logged out, when known."),
     )
     initiator = models.CharField(
-        _("initiated by"), max_length=32, choices=Initiator.choices, db_index=True
+        _("initiated by"),
+        max_length=32,
+        choices=Initiator.choices,
+        db_index=True,
+        help_text=_("What started the logout."),
     )
     initiated_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -62,19 +67,45 @@ class LogoutEvent(models.Model):
         verbose_name=_("initiating application"),
         help_text=_("The application that reported the logout through the session API."),
     )
-    issuer = models.CharField(_("issuer"), max_length=500, blank=True)
-    sub = models.CharField(_("subject"), max_length=255, blank=True)
-    sid = models.CharField(_("session id at the IdP"), max_length=255, blank=True)
+    issuer = models.CharField(
+        _("issuer"),
+        max_length=500,
+        blank=True,
+        help_text=_("The OpenID provider whose subject or session this is."),
+    )
+    sub = models.CharField(
+        _("subject"),
+        max_length=255,
+        blank=True,
+        help_text=_("The user logged out (sub claim); empty when only a sid is known."),
+    )
+    sid = models.CharField(
+        _("session id at the IdP"),
+        max_length=255,
+        blank=True,
+        help_text=_("The IdP session logged out (sid claim); empty for every session of sub."),
+    )
     sessions_ended = models.PositiveIntegerField(
         _("local sessions ended"),
         default=0,
         help_text=_("Sessions ended directly in this project's session store."),
     )
     outcome = models.CharField(
-        _("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING
+        _("outcome"),
+        max_length=16,
+        choices=Outcome.choices,
+        default=Outcome.PENDING,
+        help_text=_("Pending until every delivery is delivered or has failed for good."),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
-    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    created_at = models.DateTimeField(
+        _("created at"), auto_now_add=True, db_index=True, help_text=_("When the logout began.")
+    )
+    completed_at = models.DateTimeField(
+        _("completed at"),
+        null=True,
+        blank=True,
+        help_text=_("When the last delivery was delivered or failed for good."),
+    )
 
     class Meta:
         verbose_name = _("logout event")
@@ -106,33 +137,57 @@ class Delivery(models.Model):
         on_delete=models.CASCADE,
         related_name="deliveries",
         verbose_name=_("logout event"),
+        help_text=_("The logout being delivered."),
     )
     application = models.ForeignKey(
         Application,
         on_delete=models.CASCADE,
         related_name="deliveries",
         verbose_name=_("application"),
+        help_text=_("The application the logout token is sent to."),
     )
     state = models.CharField(
-        _("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+        _("state"),
+        max_length=16,
+        choices=DeliveryState.choices,
+        default=DeliveryState.PENDING,
+        help_text=_("Pending until the application accepted the token or retries ran out."),
     )
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    attempts = models.PositiveSmallIntegerField(
+        _("attempts"), default=0, help_text=_("How many times the token was sent.")
+    )
     next_attempt_at = models.DateTimeField(
         _("next attempt at"),
         null=True,
         blank=True,
         help_text=_("When a pending delivery is due; the sweeper re-queues overdue ones."),
     )
-    last_status = models.PositiveSmallIntegerField(_("last HTTP status"), null=True, blank=True)
-    last_error = models.TextField(_("last error"), blank=True)
+    last_status = models.PositiveSmallIntegerField(
+        _("last HTTP status"),
+        null=True,
+        blank=True,
+        help_text=_("The application's HTTP status on the last attempt."),
+    )
+    last_error = models.TextField(
+        _("last error"),
+        blank=True,
+        help_text=_("What went wrong on the last attempt (timeout, refused, response body)."),
+    )
     latency_ms = models.PositiveIntegerField(
         _("latency (ms)"),
         null=True,
         blank=True,
         help_text=_("From the event to the application's successful response."),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(
+        _("created at"), auto_now_add=True, help_text=_("When the delivery was recorded.")
+    )
+    delivered_at = models.DateTimeField(
+        _("delivered at"),
+        null=True,
+        blank=True,
+        help_text=_("When the application accepted the logout token."),
+    )
 
     class Meta:
         verbose_name = _("delivery")

@@ -40,7 +40,12 @@ class OrganizationQuerySet(models.QuerySet["Organization"]):
 class Organization(models.Model):
     """A customer of the SaaS, with its own identity provider and logout expectations."""
 
-    name = models.CharField(_("name"), max_length=200, unique=True)
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("The customer's name, as admins know it."),
+    )
     slug = models.SlugField(
         _("slug"),
         max_length=100,
@@ -80,8 +85,12 @@ class Organization(models.Model):
             "logout events in the admin."
         ),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    created_at = models.DateTimeField(
+        _("created at"), auto_now_add=True, help_text=_("When the organization was added.")
+    )
+    updated_at = models.DateTimeField(
+        _("updated at"), auto_now=True, help_text=_("When the organization was last changed.")
+    )
 
     objects = OrganizationQuerySet.as_manager()
 
@@ -118,6 +127,7 @@ class EmailDomain(models.Model):
         on_delete=models.CASCADE,
         related_name="email_domains",
         verbose_name=_("organization"),
+        help_text=_("The organization whose users have this email domain."),
     )
     domain = models.CharField(
         _("domain"),
@@ -164,6 +174,7 @@ class LogoutPolicy(models.Model):
         primary_key=True,
         related_name="logout_policy",
         verbose_name=_("organization"),
+        help_text=_("The organization this policy applies to."),
     )
     federated_logout = models.BooleanField(
         _("federated logout"),
@@ -223,7 +234,9 @@ class LogoutPolicy(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60 * 60)],
         help_text=_("Upper bound of the delay between two attempts."),
     )
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_at = models.DateTimeField(
+        _("updated at"), auto_now=True, help_text=_("When the policy was last changed.")
+    )
 
     objects = LogoutPolicyQuerySet.as_manager()
 

@@ -37,12 +37,14 @@ class TrackedSession(models.Model):
         on_delete=models.CASCADE,
         related_name="tracked_sessions",
         verbose_name=_("application"),
+        help_text=_("The application holding the session."),
     )
     organization = models.ForeignKey(
         Organization,
         on_delete=models.CASCADE,
         related_name="tracked_sessions",
         verbose_name=_("organization"),
+        help_text=_("The organization of the signed-in user."),
     )
     issuer = models.CharField(
         _("issuer"), max_length=500, help_text=_("The OpenID provider that signed the user in.")
@@ -64,16 +66,27 @@ class TrackedSession(models.Model):
         max_length=255,
         help_text=_("The application's own identifier of this session."),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(
+        _("created at"), auto_now_add=True, help_text=_("When the application registered it.")
+    )
     expires_at = models.DateTimeField(
         _("expires at"),
         null=True,
         blank=True,
         help_text=_("When the application will end the session by itself, if it said."),
     )
-    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_at = models.DateTimeField(
+        _("ended at"),
+        null=True,
+        blank=True,
+        help_text=_("When the session ended; empty while live."),
+    )
     end_reason = models.CharField(
-        _("end reason"), max_length=16, choices=EndReason.choices, blank=True
+        _("end reason"),
+        max_length=16,
+        choices=EndReason.choices,
+        blank=True,
+        help_text=_("Why the session ended: logout, removed by the application, or expired."),
     )
 
     objects = TrackedSessionQuerySet.as_manager()
