@@ -14,7 +14,6 @@ $(VENV)/.installed-%: pyproject.toml
 
 demo: $(VENV)/.installed-demo
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py run_demo
 
@@ -33,9 +32,10 @@ format: $(VENV)/.installed-dev
 migrations-check: $(VENV)/.installed-test
 	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
 
-# The whole support matrix; pyenv provides the interpreters.
+# The whole support matrix; pyenv's Python 3.11-3.13 go first on PATH when pyenv is there.
+PYENV_PATH = $(shell command -v pyenv >/dev/null && for v in $$(pyenv versions --bare | grep -E '^3\.1[1-3]\.'); do printf '%s/versions/%s/bin:' "$$(pyenv root)" "$$v"; done)
 tox: $(VENV)/.installed-dev
-	PYENV_VERSION=$$(pyenv versions --bare | grep -E '^3\.1[1-3]\.' | paste -sd: -) $(BIN)/tox $(TOX_ARGS)
+	PATH="$(PYENV_PATH)$$PATH" $(BIN)/tox $(TOX_ARGS)
 
 clean:
 	rm -rf $(VENV) var .tox .pytest_cache .mypy_cache .ruff_cache *.egg-info

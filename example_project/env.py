@@ -91,6 +91,10 @@ def discover(issuer: str) -> dict[str, Any]:
         raise ImproperlyConfigured(
             f"OIDC_OP_ISSUER: cannot read the discovery document {url}: {exc}"
         ) from exc
+    if not isinstance(document, dict):
+        raise ImproperlyConfigured(
+            f"OIDC_OP_ISSUER: {url} is not a discovery document (not a JSON object)."
+        )
     if document.get("issuer") != issuer:
         raise ImproperlyConfigured(
             f"OIDC_OP_ISSUER is {issuer!r} but {url} names the issuer "

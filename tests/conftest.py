@@ -17,7 +17,6 @@ from logout_sso.models import Application, Organization
 pytest_plugins = ["tests.services"]
 
 
-
 @pytest.fixture
 def make_organization(db: None) -> Callable[..., Organization]:
     def make(slug: str = "acme", **fields: Any) -> Organization:

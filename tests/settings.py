@@ -59,7 +59,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(_default_sqlite.with_suffix(".test.sqlite3"))}
+    # One file per test run, so that concurrent runs (tox -p) do not share a database.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(_default_sqlite.with_suffix(f".test-{os.getpid()}.sqlite3"))
+    }
 # A Celery worker started by the test fixtures is pointed at the test database this way.
 if os.environ.get("LOGOUT_SSO_TEST_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = os.environ["LOGOUT_SSO_TEST_DATABASE_NAME"]
