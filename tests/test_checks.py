@@ -22,7 +22,7 @@ OIDC_SETTINGS = {
 }
 
 
-class TenantOIDCBackend(OIDCAuthenticationBackend):
+class TenantOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
     """A project's own subclass of the OIDC backend, as most projects write one."""
 
 

@@ -89,7 +89,7 @@ def test_rejects_with_code(url, code):
 
 def test_rejects_non_string():
     with pytest.raises(ValidationError) as exc_info:
-        validate_secure_url(None)
+        validate_secure_url(None)  # type: ignore[arg-type]
     assert exc_info.value.code == "invalid"
 
 

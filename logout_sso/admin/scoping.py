@@ -88,6 +88,19 @@ class OrganizationScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self._formfield_queryset(request, db_field.related_model, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        """Sessions and events are never deleted by hand, but they go with the application or
+        organization they belong to: their read-only admin must not block that deletion."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        records = {
+            str(model._meta.verbose_name)
+            for model, model_admin in self.admin_site._registry.items()
+            if isinstance(model_admin, ReadOnlyAdminMixin)
+        }
+        return deleted, model_count, {p for p in perms_needed if str(p) not in records}, protected
+
     def _require_in_scope(self, request: HttpRequest, object_id: str) -> None:
         """Answer 404 for an object outside the user's organizations (Django's admin would
         redirect to the index with a message instead)."""

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from logout_sso.credentials import generate_credential, secret_matches, split_credential
+from logout_sso.models.fields import SecureURLField
 from logout_sso.models.organizations import Organization
-from logout_sso.validators import validate_secure_url
 
 
 class ApplicationQuerySet(models.QuerySet["Application"]):
@@ -48,11 +48,10 @@ class Application(models.Model):
             "sent to it."
         ),
     )
-    backchannel_logout_uri = models.URLField(
+    backchannel_logout_uri = SecureURLField(
         _("back-channel logout URI"),
         max_length=2000,
         blank=True,
-        validators=[validate_secure_url],
         help_text=_(
             "Where logout tokens are POSTed (OpenID Connect Back-Channel Logout): an absolute "
             "https URL (http only for localhost), without user name or fragment. Empty: the "
