@@ -23,6 +23,8 @@ PER_PROCESS_CACHES = frozenset(
 )
 SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
+RP_BACKEND = "logout_sso.rp.backend.OrganizationOIDCBackend"
+RP_MIDDLEWARE = "logout_sso.rp.middleware.ShortLivedSessionMiddleware"
 OIDC_REQUIRED_SETTINGS = (
     "OIDC_RP_CLIENT_ID",
     "OIDC_RP_CLIENT_SECRET",
@@ -40,6 +42,8 @@ class Codes:
     OIDC_SETTINGS_MISSING = "logout_sso.E005"
     OIDC_KEYS_MISSING = "logout_sso.E006"
     SESSIONS_NOT_INSTALLED = "logout_sso.E007"
+    ISSUER_MISSING = "logout_sso.E008"
+    MIDDLEWARE_MISSING = "logout_sso.W003"
     POLICY_DEFEATS_SLO = "logout_sso.W001"
     CACHE_NOT_SHARED = "logout_sso.W002"
 
@@ -67,6 +71,14 @@ class Messages:
     SESSIONS_NOT_INSTALLED = (
         "logout_sso ends server-side sessions, but django.contrib.sessions is not installed."
     )
+    ISSUER_MISSING = (
+        "logout_sso's OpenID Connect backend is enabled but OIDC_OP_ISSUER is not set, so no "
+        "ID token's issuer can be checked."
+    )
+    MIDDLEWARE_MISSING = (
+        "logout_sso's OpenID Connect backend is enabled but ShortLivedSessionMiddleware is not "
+        "in MIDDLEWARE: sessions are never re-checked, so short-lived tokens give no SLO."
+    )
     POLICY_DEFEATS_SLO = (
         "Organization {organization!r} auto-forwards users to its enterprise connection and "
         "uses short-lived tokens without federated logout: it gets no Single Logout, because "
@@ -82,6 +94,8 @@ class Hints:
     OIDC_SETTINGS_MISSING = "See mozilla-django-oidc's settings documentation."
     OIDC_KEYS_MISSING = "Set OIDC_OP_JWKS_ENDPOINT to the provider's jwks_uri."
     SESSIONS_NOT_INSTALLED = "Add 'django.contrib.sessions' to INSTALLED_APPS."
+    ISSUER_MISSING = "Set OIDC_OP_ISSUER to the 'issuer' of the provider's discovery document."
+    MIDDLEWARE_MISSING = f"Add '{RP_MIDDLEWARE}' after AuthenticationMiddleware."
     POLICY_DEFEATS_SLO = (
         "Turn federated logout on, switch the Single Logout mode to the logout service, or "
         "stop auto-forwarding."
@@ -144,14 +158,14 @@ def _check_cache() -> list[CheckMessage]:
     ]
 
 
-def _uses_oidc_backend() -> bool:
-    oidc_backend = import_string(OIDC_BACKEND)
+def _uses_backend(base_path: str) -> bool:
+    base = import_string(base_path)
     for path in settings.AUTHENTICATION_BACKENDS:
         try:
             backend = import_string(path)
         except ImportError:
             continue  # Django reports unimportable backends itself.
-        if isinstance(backend, type) and issubclass(backend, oidc_backend):
+        if isinstance(backend, type) and issubclass(backend, base):
             return True
     return False
 
@@ -161,7 +175,7 @@ def check_oidc_settings(
     app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
 ) -> list[CheckMessage]:
     """mozilla-django-oidc's settings, when its backend (or a subclass) authenticates users."""
-    if not _uses_oidc_backend():
+    if not _uses_backend(OIDC_BACKEND):
         return []
     missing = [name for name in OIDC_REQUIRED_SETTINGS if not getattr(settings, name, None)]
     if missing:
@@ -207,3 +221,26 @@ def check_policies(
         )
         for policy in trapped
     ]
+
+
+@register(Tags.security)
+def check_relying_party(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """What logout_sso's own backend needs beside mozilla-django-oidc's settings."""
+    if not _uses_backend(RP_BACKEND):
+        return []
+    messages: list[CheckMessage] = []
+    if not getattr(settings, "OIDC_OP_ISSUER", None):
+        messages.append(
+            Error(Messages.ISSUER_MISSING, hint=Hints.ISSUER_MISSING, id=Codes.ISSUER_MISSING)
+        )
+    if RP_MIDDLEWARE not in settings.MIDDLEWARE:
+        messages.append(
+            Warning(
+                Messages.MIDDLEWARE_MISSING,
+                hint=Hints.MIDDLEWARE_MISSING,
+                id=Codes.MIDDLEWARE_MISSING,
+            )
+        )
+    return messages

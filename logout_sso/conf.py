@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils.module_loading import import_string
 
 from logout_sso.validators import validate_secure_url
 
@@ -51,6 +52,36 @@ def _cache_alias(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise _fail(key, f"must be the name of a cache in CACHES, not {value!r}.")
     return value
+
+
+def _non_empty_string(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(key, f"must be a non-empty string, not {value!r}.")
+    return value
+
+
+def _class_path(key: str, value: Any) -> type:
+    if not isinstance(value, str) or "." not in value:
+        raise _fail(key, f"must be the dotted path of a class, not {value!r}.")
+    try:
+        imported = import_string(value)
+    except ImportError as exc:
+        raise _fail(key, f"names {value!r}, which cannot be imported: {exc}") from exc
+    if not isinstance(imported, type):
+        raise _fail(key, f"names {value!r}, which is not a class.")
+    return imported
+
+
+def _optional_url(key: str, value: Any) -> str | None:
+    return None if value is None else _check_url(key, value)
+
+
+def _string_list(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise _fail(key, f"must be a list of non-empty strings, not {value!r}.")
+    return list(value)
 
 
 def _url_list(key: str, value: Any) -> list[str]:
@@ -107,6 +138,11 @@ class _Setting:
 
 SETTINGS: dict[str, _Setting] = {
     "CACHE_ALIAS": _Setting("default", _cache_alias),
+    "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
+    "EXEMPT_PATHS": _Setting([], _string_list),
+    "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
+    "ORGANIZATION_CLAIM": _Setting("org_id", _non_empty_string),
+    "ORGANIZATION_RESOLVER": _Setting("logout_sso.rp.resolvers.OrganizationResolver", _class_path),
     "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting([], _url_list),
     "TRUSTED_ISSUERS": _Setting([], _trusted_issuers),
 }
@@ -141,6 +177,34 @@ class AppSettings:
     def CACHE_ALIAS(self) -> str:
         """The cache (a key of ``CACHES``) shared by every web process and Celery worker."""
         return str(self._get("CACHE_ALIAS"))
+
+    @property
+    def END_SESSION_ENDPOINT(self) -> str | None:
+        """The IdP's logout endpoint; None: from the discovery document of ``OIDC_OP_ISSUER``."""
+        value: str | None = self._get("END_SESSION_ENDPOINT")
+        return value
+
+    @property
+    def EXEMPT_PATHS(self) -> list[str]:
+        """Paths (prefixes starting with /) or URL names the session re-check never touches."""
+        return list(self._get("EXEMPT_PATHS"))
+
+    @property
+    def LOGOUT_URL_BUILDER(self) -> type:
+        """The class that builds the IdP's logout URL (generic OpenID Connect or Auth0)."""
+        value: type = self._get("LOGOUT_URL_BUILDER")
+        return value
+
+    @property
+    def ORGANIZATION_CLAIM(self) -> str:
+        """The ID token claim naming the user's organization at the IdP (Auth0: org_id)."""
+        return str(self._get("ORGANIZATION_CLAIM"))
+
+    @property
+    def ORGANIZATION_RESOLVER(self) -> type:
+        """The class that tells which organization a login is for."""
+        value: type = self._get("ORGANIZATION_RESOLVER")
+        return value
 
     @property
     def POST_LOGOUT_REDIRECT_ALLOWLIST(self) -> list[str]:

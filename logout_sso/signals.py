@@ -7,3 +7,8 @@ from django.dispatch import Signal
 #: Sent after the hub marked tracked sessions whose expiry passed as ended.
 #: Arguments: ``sender`` (the TrackedSession model), ``count`` (how many were ended).
 tracked_sessions_expired = Signal()
+
+#: Sent after a logout was recorded (RP-initiated, silent re-check failed, ...), once the local
+#: session has ended. The hub connects here to fan the logout out to other applications.
+#: Arguments: ``sender`` (the LogoutEvent model), ``event`` (the LogoutEvent).
+logout_recorded = Signal()

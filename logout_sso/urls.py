@@ -1,15 +1,18 @@
 """logout_sso's URLs, in the ``logout_sso`` namespace.
 
 Mount them once: ``path("sso/", include("logout_sso.urls"))``.
-
-The role views (login, callback, logout, back-channel logout, JWKS, session API) join this list
-as they are built.
 """
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from logout_sso.rp import views
 
 app_name = "logout_sso"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("callback/", views.CallbackView.as_view(), name="callback"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+]

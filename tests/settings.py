@@ -33,8 +33,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "logout_sso.rp.middleware.ShortLivedSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+LOGIN_REDIRECT_URL = "/me/"
+LOGOUT_REDIRECT_URL = "/signed-out/"
 ROOT_URLCONF = "tests.urls"
 TEMPLATES = [
     {

@@ -71,7 +71,8 @@ def test_returned_lists_are_copies(settings):
 def test_unknown_key_is_named_with_the_known_keys():
     assert error_message(CACHE_ALAIS="default") == (
         "LOGOUT_SSO has unknown key(s) 'CACHE_ALAIS'; known keys: CACHE_ALIAS, "
-        "POST_LOGOUT_REDIRECT_ALLOWLIST, TRUSTED_ISSUERS."
+        "END_SESSION_ENDPOINT, EXEMPT_PATHS, LOGOUT_URL_BUILDER, ORGANIZATION_CLAIM, "
+        "ORGANIZATION_RESOLVER, POST_LOGOUT_REDIRECT_ALLOWLIST, TRUSTED_ISSUERS."
     )
 
 
@@ -266,4 +267,41 @@ def test_trusted_issuer_sub_keys_of_mixed_types_are_named():
         override_settings(LOGOUT_SSO={"TRUSTED_ISSUERS": [issuer]}),
         pytest.raises(ImproperlyConfigured, match=r"unknown key\(s\) 2;"),
     ):
+        app_settings.validate()
+
+
+def test_class_path_settings_are_imported(settings):
+    settings.LOGOUT_SSO = {"LOGOUT_URL_BUILDER": "logout_sso.rp.logout_urls.Auth0LogoutURLBuilder"}
+
+    assert app_settings.LOGOUT_URL_BUILDER.__name__ == "Auth0LogoutURLBuilder"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nodots", "must be the dotted path of a class"),
+        ("logout_sso.rp.nothing.Here", "cannot be imported"),
+        ("logout_sso.conf.app_settings", "is not a class"),
+    ],
+)
+def test_bad_class_path_is_named(settings, value, message):
+    settings.LOGOUT_SSO = {"ORGANIZATION_RESOLVER": value}
+
+    with pytest.raises(ImproperlyConfigured, match=message):
+        app_settings.validate()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ORGANIZATION_CLAIM", ""),
+        ("EXEMPT_PATHS", "/health/"),
+        ("EXEMPT_PATHS", ["/ok/", ""]),
+        ("END_SESSION_ENDPOINT", "http://idp.example.com/logout"),
+    ],
+)
+def test_bad_relying_party_settings_are_rejected(settings, key, value):
+    settings.LOGOUT_SSO = {key: value}
+
+    with pytest.raises(ImproperlyConfigured, match=key):
         app_settings.validate()

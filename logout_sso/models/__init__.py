@@ -2,6 +2,7 @@
 
 from logout_sso.models.applications import Application
 from logout_sso.models.events import Delivery, LogoutEvent
+from logout_sso.models.local_sessions import LocalSession
 from logout_sso.models.organizations import EmailDomain, LogoutPolicy, Organization
 from logout_sso.models.sessions import TrackedSession
 
@@ -9,6 +10,7 @@ __all__ = [
     "Application",
     "Delivery",
     "EmailDomain",
+    "LocalSession",
     "LogoutEvent",
     "LogoutPolicy",
     "Organization",

@@ -1,0 +1,184 @@
+"""The relying party's views: login, the OpenID Connect callback, logout."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.generic import View
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+from logout_sso.models.events import Initiator
+from logout_sso.models.organizations import SLOMode
+from logout_sso.policies import OrganizationPolicy, get_policy
+from logout_sso.rp import oidc
+from logout_sso.rp.backend import PENDING_ATTEMPT, VERIFIED_LOGIN, LoginRejected
+from logout_sso.rp.logout_urls import LogoutRequest, logout_url
+from logout_sso.rp.logouts import end_local_session
+from logout_sso.rp.redirects import (
+    after_login_url,
+    allowlisted_after_logout_url,
+    default_after_logout_url,
+    local_url,
+)
+from logout_sso.rp.resolvers import resolve_organization
+from logout_sso.rp.state import LoginAttempt, SignedIn, now
+from logout_sso.sessions import index_session, unindex_session
+
+
+def login_url(organization_slug: str, next_url: str, *, silent: bool = False) -> str:
+    """The URL of :class:`LoginView` for that organization, coming back to ``next_url``."""
+    params = {"organization": organization_slug, "next": next_url}
+    if silent:
+        params["prompt"] = "none"
+    return f"{reverse('logout_sso:login')}?{urlencode(params)}"
+
+
+def authorize_params(policy: OrganizationPolicy, *, silent: bool) -> dict[str, str]:
+    """The organization's parameters of the authorization request (Auth0's names)."""
+    params = {}
+    if policy.idp_organization_id:
+        params["organization"] = policy.idp_organization_id
+    if policy.auto_forward and policy.connection:
+        params["connection"] = policy.connection
+    if silent:
+        params["prompt"] = "none"
+    return params
+
+
+def failure_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(request, "logout_sso/login_failed.html", {"message": message}, status=status)
+
+
+class LoginView(OIDCAuthenticationRequestView):  # type: ignore[misc]
+    """``GET /sso/login/?organization=<slug>&next=<path>``: start the OpenID Connect login for
+    that organization (``prompt=none``: the silent re-check)."""
+
+    get_settings = staticmethod(oidc.oidc_setting)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        organization = resolve_organization(request)
+        if organization is None:
+            return failure_page(
+                request,
+                "Which organization are you signing in to? This link names none we know.",
+                status=400,
+            )
+        silent = request.GET.get("prompt") == "none"
+        self.organization_params = authorize_params(get_policy(organization.pk), silent=silent)
+        response: HttpResponse = super().get(request)
+        state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+        attempt = LoginAttempt(
+            organization_id=organization.pk,
+            next_url=after_login_url(request, request.GET.get("next")),
+            silent=silent,
+        )
+        attempt.attach(request.session["oidc_states"][state])
+        request.session.pop("oidc_login_next", None)  # One per login, in its state entry.
+        request.session.modified = True
+        return response
+
+    def get_extra_params(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().get_extra_params(request), **self.organization_params}
+
+
+class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
+    """The redirect URI registered at the IdP: finishes logins and silent re-checks."""
+
+    get_settings = staticmethod(oidc.oidc_setting)
+    attempt: LoginAttempt | None
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        state_entry = request.session.get("oidc_states", {}).get(request.GET.get("state", ""))
+        self.attempt = LoginAttempt.from_state_entry(state_entry)
+        setattr(request, PENDING_ATTEMPT, self.attempt)
+        if request.GET.get("error") and self.attempt and self.attempt.silent:
+            # The IdP's session is gone: so is this one, at once.
+            end_local_session(request, Initiator.SILENT_RECHECK)
+        try:
+            response: HttpResponse = super().get(request)
+        except LoginRejected as exc:
+            return failure_page(request, str(exc), status=403)
+        return response
+
+    @property
+    def success_url(self) -> str:
+        assert self.attempt is not None
+        return self.attempt.next_url
+
+    def login_success(self) -> HttpResponse:
+        request = self.request
+        claims, id_token = getattr(request, VERIFIED_LOGIN)
+        previous_key = request.session.session_key
+        response: HttpResponse = super().login_success()  # auth.login() rotates the key
+        assert self.attempt is not None
+        SignedIn(
+            organization_id=self.attempt.organization_id,
+            issuer=claims["iss"],
+            sub=claims["sub"],
+            sid=claims.get("sid", ""),
+            id_token=id_token,
+            checked_at=now(),
+        ).save(request.session)
+        request.session.save()
+        if previous_key != request.session.session_key:
+            unindex_session(previous_key)
+        index_session(
+            request.session.session_key,
+            issuer=claims["iss"],
+            sub=claims["sub"],
+            sid=claims.get("sid", ""),
+            organization_id=self.attempt.organization_id,
+        )
+        return response
+
+    def login_failure(self) -> HttpResponse:
+        attempt = self.attempt
+        if attempt and attempt.silent and self.request.GET.get("error"):
+            slug = get_policy(attempt.organization_id).slug
+            return HttpResponseRedirect(login_url(slug, attempt.next_url))
+        error = self.request.GET.get("error_description") or self.request.GET.get("error")
+        message = (
+            f"The identity provider did not sign you in: {error}."
+            if error
+            else ("The sign-in could not be completed. Please try again.")
+        )
+        return failure_page(self.request, message, status=403)
+
+
+class LogoutView(View):
+    """``GET``: a confirmation page (a link must never log anyone out). ``POST`` (with CSRF):
+    end the local session, then, per the organization's policy, the IdP's."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(
+            request, "logout_sso/logout_confirm.html", {"next": request.GET.get("next", "")}
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        requested = request.POST.get("next", "")
+        signed_in = end_local_session(request, Initiator.USER)
+        if signed_in is None:
+            return HttpResponseRedirect(
+                local_url(request, requested, default_after_logout_url(request))
+            )
+        policy = get_policy(signed_in.organization_id)
+        target = allowlisted_after_logout_url(requested, policy)
+        if policy.slo_mode == SLOMode.NONE:
+            fallback = local_url(request, requested, default_after_logout_url(request))
+            return HttpResponseRedirect(target or fallback)
+        return HttpResponseRedirect(
+            logout_url(
+                LogoutRequest(
+                    id_token=signed_in.id_token,
+                    client_id=oidc.oidc_setting("OIDC_RP_CLIENT_ID"),
+                    post_logout_redirect_uri=target or default_after_logout_url(request),
+                    federated=policy.federated_logout,
+                )
+            )
+        )

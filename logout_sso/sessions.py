@@ -1,0 +1,57 @@
+"""The session index: (issuer, sid | sub) -> Django session keys, and ending those sessions.
+
+Written after login (``auth.login()`` rotates the session key, so the key is only known then),
+removed at logout. Ending sessions costs one indexed query plus one delete per session of that
+user: never a scan of the session table. Works with every server-side session engine (db,
+cache, cached_db, django-redis), since it goes through the engine's own ``SessionStore``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.db import transaction
+
+from logout_sso.models import LocalSession
+
+
+def _session_store(session_key: str) -> SessionBase:
+    engine = import_module(settings.SESSION_ENGINE)
+    store: SessionBase = engine.SessionStore(session_key)
+    return store
+
+
+def index_session(
+    session_key: str, *, issuer: str, sub: str, sid: str, organization_id: int
+) -> None:
+    """Record (or update) which user and IdP session a Django session belongs to."""
+    LocalSession.objects.update_or_create(
+        session_key=session_key,
+        defaults={"issuer": issuer, "sub": sub, "sid": sid, "organization_id": organization_id},
+    )
+
+
+def unindex_session(session_key: str | None) -> None:
+    """Forget a session that ended locally (logout)."""
+    if session_key:
+        LocalSession.objects.filter(session_key=session_key).delete()
+
+
+def end_sessions(issuer: str, *, sid: str = "", sub: str = "") -> int:
+    """End every local session of that IdP session (``sid``) or, with ``sub`` alone, of that
+    user at that issuer; return how many were indexed. Ending a session already gone counts
+    too: the outcome the caller wanted holds."""
+    if not sid and not sub:
+        raise ValueError("end_sessions needs a sid or a sub.")
+    entries = LocalSession.objects.filter(issuer=issuer)
+    entries = entries.filter(sid=sid) if sid else entries.filter(sub=sub)
+    if sid and sub:
+        entries = entries.filter(sub=sub)
+    with transaction.atomic():
+        keys = list(entries.select_for_update().values_list("session_key", flat=True))
+        for key in keys:
+            _session_store(key).delete()
+        LocalSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
