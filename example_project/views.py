@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from logout_sso.models import Organization
+from logout_sso.policies import get_policy
+from logout_sso.rp.state import SignedIn
 
 
 def whoami(request: HttpRequest) -> dict[str, Any]:
+    """The signed-in user, their IdP identity and when their session is re-checked next."""
     user = request.user
+    signed_in = SignedIn.load(request.session) if user.is_authenticated else None
+    policy = get_policy(signed_in.organization_id) if signed_in else None
+    recheck_at = (
+        datetime.fromtimestamp(signed_in.deadline(policy.session_ttl), tz=UTC).isoformat()
+        if signed_in and policy
+        else None
+    )
     return {
         "authenticated": user.is_authenticated,
         "user": user.get_username() if user.is_authenticated else None,
-        # Filled in by the OpenID Connect login (the relying-party role) once a user signs in
-        # through it; a user of the admin's password login has neither.
-        "sub": None,
-        "organization": None,
+        "sub": signed_in.sub if signed_in else None,
+        "organization": policy.slug if policy else None,
+        "recheck_at": recheck_at,
     }
 
 

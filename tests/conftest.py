@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from logout_sso.admin.permissions import ensure_organization_admins_group
 from logout_sso.models import Application, Organization
 
-pytest_plugins = ["tests.services"]
+pytest_plugins = ["tests.services", "tests.oidc_provider"]
 
 
 @pytest.fixture
