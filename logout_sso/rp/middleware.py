@@ -56,7 +56,9 @@ def exempt_paths() -> list[str]:
             paths.append(reverse(entry))
         except NoReverseMatch:
             continue  # An optional view this project does not mount.
-    return [path for path in paths if path.startswith("/")]
+    # An unset MEDIA_URL reads as "/" (Django prefixes it with the script name): not a prefix
+    # to exempt, or every path would be.
+    return [path for path in paths if path.startswith("/") and path != "/"]
 
 
 class ShortLivedSessionMiddleware:
