@@ -13,6 +13,8 @@ $(VENV)/.installed-%: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed-demo
+	@if command -v npm >/dev/null; then npm ci --prefix tests/op --no-audit --no-fund --loglevel=error; \
+	else echo "Node.js/npm not found: the demo will run without its OpenID provider."; fi
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py run_demo

@@ -57,13 +57,13 @@ APPLICATIONS = [
     DemoApplication(
         name="Wiki",
         client_id="wiki",
-        backchannel_logout_uri="http://127.0.0.1:8001/sso/backchannel-logout/",
+        backchannel_logout_uri="http://127.0.0.1:8000/sso/backchannel-logout/",
         organizations=("acme", "globex"),
     ),
     DemoApplication(
         name="Billing",
         client_id="billing",
-        backchannel_logout_uri="http://127.0.0.1:8002/sso/backchannel-logout/",
+        backchannel_logout_uri="http://127.0.0.1:8001/sso/backchannel-logout/",
         organizations=("globex",),
     ),
 ]

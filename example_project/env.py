@@ -55,6 +55,12 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
 
+def var_dir(environ: Mapping[str, str]) -> Path:
+    """Where the example project keeps its files: ``EXAMPLE_VAR_DIR``, default ``var/``."""
+    default = Path(__file__).resolve().parent.parent / "var"
+    return Path(environ.get("EXAMPLE_VAR_DIR", default))
+
+
 def parse_bool(name: str, value: str) -> bool:
     word = value.strip().lower()
     if word in TRUE_WORDS:

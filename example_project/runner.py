@@ -1,4 +1,4 @@
-"""Run the demo's processes together (web server and Celery worker) until Ctrl-C.
+"""Run the demo's processes together until Ctrl-C (see :mod:`example_project.topology`).
 
 Each child runs in its own process group, so a Ctrl-C reaches only this runner, which then
 stops the children in order: SIGTERM (Celery's warm shutdown: finish the running task), a
@@ -7,22 +7,32 @@ grace period, then SIGKILL for anything still alive.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import FrameType
 
 GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
+READY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Service:
+    """A process to run; ``env`` is added to this process's environment; the services after
+    it start only once ``ready()`` is true."""
+
     name: str
     command: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready: Callable[[], bool] | None = None
+
+
+class ServiceFailed(Exception):
+    """A service exited or did not become ready in time."""
 
 
 class Runner:
@@ -44,14 +54,32 @@ class Runner:
         }
         try:
             for service in self.services:
-                self.processes[service.name] = subprocess.Popen(
-                    service.command, start_new_session=True
-                )
+                self._start(service)
             return self._watch()
+        except ServiceFailed as exc:
+            self.log(f"{exc}; stopping.")
+            return 1
         finally:
             self._stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _start(self, service: Service) -> None:
+        process = subprocess.Popen(
+            service.command, env={**os.environ, **service.env}, start_new_session=True
+        )
+        self.processes[service.name] = process
+        if service.ready is None:
+            return
+        deadline = time.monotonic() + READY_SECONDS
+        while not service.ready():
+            if process.poll() is not None:
+                raise ServiceFailed(f"{service.name} exited with status {process.returncode}")
+            if self.stopping:
+                return
+            if time.monotonic() > deadline:
+                raise ServiceFailed(f"{service.name} was not ready after {READY_SECONDS:.0f} s")
+            time.sleep(POLL_SECONDS)
 
     def _watch(self) -> int:
         while not self.stopping:
@@ -75,29 +103,3 @@ class Runner:
                 self.log(f"{name} did not stop within {GRACE_SECONDS:.0f} s; killing it.")
                 process.kill()
                 process.wait()
-
-
-def demo_services(address: str) -> list[Service]:
-    """The web server and a Celery worker (with the beat scheduler embedded)."""
-    python = sys.executable
-    return [
-        Service("web", [python, "manage.py", "runserver", address, "--noreload"]),
-        Service(
-            "worker",
-            [
-                python,
-                "-m",
-                "celery",
-                "--app",
-                "example_project",
-                "worker",
-                "--beat",
-                "--schedule",
-                "var/celerybeat-schedule",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-            ],
-        ),
-    ]

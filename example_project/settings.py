@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from example_project import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("EXAMPLE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = env.var_dir(os.environ)
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.parse_bool("DJANGO_DEBUG", os.environ.get("DJANGO_DEBUG", "true"))

@@ -1,26 +1,48 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand
 
-from example_project.runner import Runner, demo_services
+from example_project import env, topology
+from example_project.runner import Runner
 
 
 class Command(BaseCommand):
-    help = "Run the demo: the web server and a Celery worker together, until Ctrl-C."
+    help = (
+        "Run the demo until Ctrl-C: an OpenID provider (when Node.js is there), the example "
+        "project as two applications (Wiki and Billing) and a Celery worker."
+    )
     requires_system_checks = []
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--address", default="127.0.0.1:8000", help="host:port to serve")
-
-    def handle(self, *args: Any, address: str, **options: Any) -> None:
-        base = f"http://{address}"
-        self.stdout.write(
-            self.style.SUCCESS("logout_sso demo is starting.")
-            + f"\n  Home:  {base}/\n  Admin: {base}/admin/  (users printed by seed_demo)"
-            + f"\n  /me/:  {base}/me/\nPress Ctrl-C to stop the web server and the worker."
-        )
-        status = Runner(demo_services(address), log=self.stderr.write).run()
+    def handle(self, *args: Any, **options: Any) -> None:
+        with_provider = topology.provider_available()
+        var_dir = env.var_dir(os.environ)
+        topology.prepare_databases(var_dir)
+        wiki, billing = topology.SITES
+        lines = [
+            self.style.SUCCESS("logout_sso demo is starting."),
+            f"  Wiki:    {wiki.url}/      (admin: {wiki.url}/admin/, users printed above)",
+            f"  Billing: {billing.url}/",
+        ]
+        if with_provider:
+            lines.append(
+                f"  OpenID provider: {topology.PROVIDER_ISSUER}/ (any user name signs in, e.g. "
+                "alice@acme.example; the password is ignored)"
+            )
+        else:
+            lines.append(
+                self.style.WARNING(
+                    "  Node.js (or `npm ci` in tests/op) is missing: running without the OpenID "
+                    "provider, so only the admin's password sign-in works."
+                )
+            )
+        lines.append("Press Ctrl-C to stop everything.")
+        self.stdout.write("\n".join(lines))
+        status = Runner(
+            topology.services(var_dir, with_provider=with_provider),
+            log=self.stderr.write,
+        ).run()
         if status:
             raise SystemExit(status)
