@@ -9,11 +9,13 @@ fails at the provider, and ends its local session.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from django.contrib.auth.models import User
 
 from logout_sso.models import LocalSession, LogoutEvent, Organization
@@ -218,3 +220,86 @@ def test_logout_of_one_application_ends_the_other_at_its_next_recheck(
     assert event.initiator == "silent_recheck"
     assert event.sub == LOGIN
     assert not LocalSession.objects.exists()
+
+
+@pytest.fixture
+def idp_calls(monkeypatch, provider) -> list[str]:
+    """The URLs the relying party (the live server's threads) requested from the provider."""
+    calls: list[str] = []
+    original = requests.Session.request
+
+    def recording(self, method, url, *args, **kwargs):
+        if threading.current_thread() is not threading.main_thread() and str(url).startswith(
+            provider.issuer
+        ):
+            calls.append(f"{method.upper()} {urlsplit(str(url)).path}")
+        return original(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", recording)
+    return calls
+
+
+def test_silent_recheck_costs_one_token_call_and_no_userinfo(rp_one, provider, clock, idp_calls):
+    with Browser() as browser:
+        sign_in(browser, rp_one)
+        idp_calls.clear()
+        clock.advance(TTL + 1)
+
+        assert me(browser, rp_one)["authenticated"] is True
+
+    assert idp_calls == [f"POST {urlsplit(provider.token_endpoint).path}"]
+
+
+def test_requests_before_the_deadline_cost_the_provider_nothing(rp_one, clock, idp_calls):
+    with Browser() as browser:
+        sign_in(browser, rp_one)
+        idp_calls.clear()
+        for _ in range(5):
+            clock.advance(TTL / 10)
+            assert me(browser, rp_one)["authenticated"] is True
+
+    assert idp_calls == []
+
+
+def test_tabs_rechecking_at_once_each_come_back_to_their_own_page(rp_one, provider, clock):
+    with Browser() as browser:
+        sign_in(browser, rp_one)
+        clock.advance(TTL + 1)
+        # Two tabs navigate after the deadline; both are sent to the provider before either
+        # comes back.
+        browser.get(f"{rp_one}/me/?tab=1", stop_at=provider.issuer)
+        first = browser.last_location
+        browser.get(f"{rp_one}/form/?tab=2", stop_at=provider.issuer)
+        second = browser.last_location
+
+        browser.get(second)
+        assert browser.url == f"{rp_one}/form/?tab=2"
+        browser.get(first)
+        assert browser.url == f"{rp_one}/me/?tab=1"
+        assert browser.response.json()["authenticated"] is True
+
+
+@pytest.mark.parametrize("federated", [True, False])
+def test_logout_asks_the_provider_for_federated_logout_per_policy(
+    rp_one, provider, settings, federated
+):
+    settings.LOGOUT_SSO = {
+        "LOGOUT_URL_BUILDER": "logout_sso.rp.logout_urls.Auth0LogoutURLBuilder",
+        "END_SESSION_ENDPOINT": provider.end_session_endpoint,
+    }
+    policy = Organization.objects.get(slug="acme").logout_policy
+    policy.federated_logout = federated
+    policy.save()
+    with Browser() as browser:
+        sign_in(browser, rp_one)
+        browser.get(f"{rp_one}/sso/logout/")
+        [form] = [form for form in browser.forms() if form.action.endswith("/sso/logout/")]
+        browser.submit(form, stop_at=provider.issuer)
+        query = parse_qs(urlsplit(browser.last_location).query, keep_blank_values=True)
+        browser.get(browser.last_location)
+        browser.confirm_logout()
+
+        assert ("federated" in query) is federated
+        assert query["post_logout_redirect_uri"] == [f"{rp_one}/signed-out/"]
+        assert browser.url == f"{rp_one}/signed-out/"
+        assert me(browser, rp_one)["authenticated"] is False
