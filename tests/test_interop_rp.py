@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 
 from logout_sso.models import LocalSession, LogoutEvent, Organization
 from logout_sso.models.organizations import SLOMode
-from tests.oidc_provider import Browser, Provider
+from tests.oidc_provider import Browser
 from tests.relying_parties import Site, example_site
 from tests.services import free_port
 
@@ -50,7 +50,7 @@ def rp_two_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def provider(oidc_provider_factory, live_server, rp_two_port) -> Provider:
+def provider(oidc_provider_factory, live_server, rp_two_port):
     rp_two_url = f"http://127.0.0.1:{rp_two_port}"
     return oidc_provider_factory(
         [
@@ -118,7 +118,7 @@ def clock(monkeypatch):
     return moved
 
 
-def sign_in(browser: Browser, base_url: str, organization: str = "acme") -> dict[str, object]:
+def sign_in(browser: Browser, base_url: str, organization: str = "acme"):
     browser.get(f"{base_url}/sso/login/?organization={organization}&next=/me/")
     if browser.on_login_page():
         browser.login(LOGIN)
@@ -127,7 +127,13 @@ def sign_in(browser: Browser, base_url: str, organization: str = "acme") -> dict
     return browser.response.json()
 
 
-def me(browser: Browser, base_url: str, **headers: str) -> dict[str, object]:
+def location(browser: Browser) -> str:
+    """Where the last redirect not followed (``stop_at``) pointed."""
+    assert browser.last_location is not None
+    return browser.last_location
+
+
+def me(browser: Browser, base_url: str, **headers: str):
     return browser.get(f"{base_url}/me/", headers=headers).json()
 
 
@@ -144,7 +150,7 @@ def test_sign_in_through_the_provider(rp_one, provider):
 def test_authorize_request_names_the_organization(rp_one, provider):
     with Browser() as browser:
         browser.get(f"{rp_one}/sso/login/?organization=acme", stop_at=provider.issuer)
-        query = parse_qs(urlsplit(browser.last_location).query)
+        query = parse_qs(urlsplit(location(browser)).query)
     assert query["organization"] == ["org_acme"]
     assert query["client_id"] == [RP_ONE]
 
@@ -152,7 +158,7 @@ def test_authorize_request_names_the_organization(rp_one, provider):
 def test_token_for_another_organization_is_rejected(rp_one, provider):
     with Browser() as browser:
         browser.get(f"{rp_one}/sso/login/?organization=acme", stop_at=provider.issuer)
-        tampered = browser.last_location.replace("organization=org_acme", "organization=org_evil")
+        tampered = location(browser).replace("organization=org_acme", "organization=org_evil")
         browser.get(tampered)
         browser.login(LOGIN)
 
@@ -268,9 +274,9 @@ def test_tabs_rechecking_at_once_each_come_back_to_their_own_page(rp_one, provid
         # Two tabs navigate after the deadline; both are sent to the provider before either
         # comes back.
         browser.get(f"{rp_one}/me/?tab=1", stop_at=provider.issuer)
-        first = browser.last_location
+        first = location(browser)
         browser.get(f"{rp_one}/form/?tab=2", stop_at=provider.issuer)
-        second = browser.last_location
+        second = location(browser)
 
         browser.get(second)
         assert browser.url == f"{rp_one}/form/?tab=2"
@@ -295,8 +301,8 @@ def test_logout_asks_the_provider_for_federated_logout_per_policy(
         browser.get(f"{rp_one}/sso/logout/")
         [form] = [form for form in browser.forms() if form.action.endswith("/sso/logout/")]
         browser.submit(form, stop_at=provider.issuer)
-        query = parse_qs(urlsplit(browser.last_location).query, keep_blank_values=True)
-        browser.get(browser.last_location)
+        query = parse_qs(urlsplit(location(browser)).query, keep_blank_values=True)
+        browser.get(location(browser))
         browser.confirm_logout()
 
         assert ("federated" in query) is federated
