@@ -68,7 +68,7 @@ def _select_key(jwks: dict[str, Any], kid: str | None, algorithm: str) -> jwt.Py
             continue
         try:
             return jwt.PyJWK(candidate, algorithm=algorithm)
-        except jwt.PyJWKError:
+        except (jwt.PyJWKError, jwt.InvalidKeyError):
             continue  # A key of another type (EC for RS256, ...): not this token's key.
     return None
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from logout_sso.models import LogoutPolicy, Organization
 from logout_sso.policies import forget_policy
+from logout_sso.sessions import end_organization_sessions
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="logout_sso_create_policy")
@@ -19,6 +20,14 @@ def create_default_policy(
     """Every organization has a logout policy, with the defaults until an admin changes it."""
     if created and not raw:
         LogoutPolicy.objects.get_or_create(organization=instance)
+
+
+@receiver(pre_delete, sender=Organization, dispatch_uid="logout_sso_end_org_sessions")
+def end_sessions_of_deleted_organization(
+    sender: type[Organization], instance: Organization, **kwargs: Any
+) -> None:
+    """A deleted organization's users are signed out of this project."""
+    end_organization_sessions(instance.pk)
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="logout_sso_forget_org_policy")

@@ -13,6 +13,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
+from django.db.models import QuerySet
 
 from logout_sso.models import LocalSession
 
@@ -49,6 +50,15 @@ def end_sessions(issuer: str, *, sid: str = "", sub: str = "") -> int:
     entries = entries.filter(sid=sid) if sid else entries.filter(sub=sub)
     if sid and sub:
         entries = entries.filter(sub=sub)
+    return _end(entries)
+
+
+def end_organization_sessions(organization_id: int) -> int:
+    """End every local session of the organization's users (it is being deleted)."""
+    return _end(LocalSession.objects.filter(organization_id=organization_id))
+
+
+def _end(entries: QuerySet[LocalSession]) -> int:
     with transaction.atomic():
         keys = list(entries.select_for_update().values_list("session_key", flat=True))
         for key in keys:

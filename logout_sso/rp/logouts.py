@@ -6,7 +6,7 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.utils import timezone
 
-from logout_sso.models import LogoutEvent
+from logout_sso.models import LogoutEvent, Organization
 from logout_sso.models.events import Outcome
 from logout_sso.rp.state import SignedIn
 from logout_sso.sessions import unindex_session
@@ -25,8 +25,10 @@ def end_local_session(request: HttpRequest, initiator: str) -> SignedIn | None:
     if signed_in is None:
         return None
     now = timezone.now()
+    organization_exists = Organization.objects.filter(pk=signed_in.organization_id).exists()
     event = LogoutEvent.objects.create(
-        organization_id=signed_in.organization_id,
+        # None when the organization was deleted since the user signed in.
+        organization_id=signed_in.organization_id if organization_exists else None,
         initiator=initiator,
         initiated_by_user=user,
         issuer=signed_in.issuer,

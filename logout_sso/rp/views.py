@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -11,6 +12,8 @@ from django.urls import reverse
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from logout_sso.discovery import ProviderError
+from logout_sso.models import LogoutPolicy
 from logout_sso.models.events import Initiator
 from logout_sso.models.organizations import SLOMode
 from logout_sso.policies import OrganizationPolicy, get_policy
@@ -27,6 +30,8 @@ from logout_sso.rp.redirects import (
 from logout_sso.rp.resolvers import resolve_organization
 from logout_sso.rp.state import LoginAttempt, SignedIn, now
 from logout_sso.sessions import index_session, unindex_session
+
+logger = logging.getLogger(__name__)
 
 
 def login_url(organization_slug: str, next_url: str, *, silent: bool = False) -> str:
@@ -138,7 +143,12 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
     def login_failure(self) -> HttpResponse:
         attempt = self.attempt
         if attempt and attempt.silent and self.request.GET.get("error"):
-            slug = get_policy(attempt.organization_id).slug
+            try:
+                slug = get_policy(attempt.organization_id).slug
+            except LogoutPolicy.DoesNotExist:
+                return failure_page(
+                    self.request, "Your session has ended. Please sign in again.", status=401
+                )
             return HttpResponseRedirect(login_url(slug, attempt.next_url))
         error = self.request.GET.get("error_description") or self.request.GET.get("error")
         message = (
@@ -167,18 +177,24 @@ class LogoutView(View):
             return HttpResponseRedirect(
                 local_url(request, requested, default_after_logout_url(request))
             )
-        policy = get_policy(signed_in.organization_id)
+        try:
+            policy = get_policy(signed_in.organization_id)
+        except LogoutPolicy.DoesNotExist:  # The organization was deleted: local logout only.
+            return HttpResponseRedirect(
+                local_url(request, requested, default_after_logout_url(request))
+            )
         target = allowlisted_after_logout_url(requested, policy)
         if policy.slo_mode == SLOMode.NONE:
             fallback = local_url(request, requested, default_after_logout_url(request))
             return HttpResponseRedirect(target or fallback)
-        return HttpResponseRedirect(
-            logout_url(
-                LogoutRequest(
-                    id_token=signed_in.id_token,
-                    client_id=oidc.oidc_setting("OIDC_RP_CLIENT_ID"),
-                    post_logout_redirect_uri=target or default_after_logout_url(request),
-                    federated=policy.federated_logout,
-                )
-            )
+        logout_request = LogoutRequest(
+            id_token=signed_in.id_token,
+            client_id=oidc.oidc_setting("OIDC_RP_CLIENT_ID"),
+            post_logout_redirect_uri=target or default_after_logout_url(request),
+            federated=policy.federated_logout,
         )
+        try:
+            return HttpResponseRedirect(logout_url(logout_request))
+        except (ProviderError, LookupError) as exc:
+            logger.warning("Logged out locally; the IdP's logout URL is unknown: %s", exc)
+            return render(request, "logout_sso/logout_incomplete.html", status=502)
