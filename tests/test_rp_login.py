@@ -342,6 +342,7 @@ def test_an_idp_refusal_of_an_interactive_login_is_not_recorded_as_a_logout(clie
     assert response.status_code == 403
     assert "did not sign you in: access_denied." in response.content.decode()
     assert not LogoutEvent.objects.exists()
+    assert not LocalSession.objects.exists()  # Signed out by mozilla-django-oidc: unindexed.
 
 
 @pytest.mark.django_db

@@ -100,9 +100,13 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         state_entry = request.session.get("oidc_states", {}).get(request.GET.get("state", ""))
         self.attempt = LoginAttempt.from_state_entry(state_entry)
         setattr(request, PENDING_ATTEMPT, self.attempt)
-        if request.GET.get("error") and self.attempt and self.attempt.silent:
-            # The IdP's session is gone: so is this one, at once.
-            end_local_session(request, Initiator.SILENT_RECHECK)
+        if request.GET.get("error"):
+            if self.attempt and self.attempt.silent:
+                # The IdP's session is gone: so is this one, at once.
+                end_local_session(request, Initiator.SILENT_RECHECK)
+            else:
+                # mozilla-django-oidc logs the user out on any error: keep the index true.
+                unindex_session(request.session.session_key)
         try:
             response: HttpResponse = super().get(request)
         except LoginRejected as exc:
