@@ -309,3 +309,47 @@ def test_logout_asks_the_provider_for_federated_logout_per_policy(
         assert query["post_logout_redirect_uri"] == [f"{rp_one}/signed-out/"]
         assert browser.url == f"{rp_one}/signed-out/"
         assert me(browser, rp_one)["authenticated"] is False
+
+
+def test_id_token_issued_to_another_client_is_rejected(rp_one, provider, rp_two_port, monkeypatch):
+    rp_two_url = f"http://127.0.0.1:{rp_two_port}"
+    with Browser() as browser:
+        # A real ID token of the provider, issued to the other application...
+        browser.get(
+            provider.authorization_endpoint,
+            params={
+                "client_id": RP_TWO,
+                "redirect_uri": f"{rp_two_url}/sso/callback/",
+                "response_type": "code",
+                "scope": "openid email",
+                "state": "s",
+                "nonce": "n",
+                "organization": "org_acme",
+            },
+            stop_at=rp_two_url,
+        )
+        browser.login(LOGIN, stop_at=rp_two_url)
+        code = parse_qs(urlsplit(location(browser)).query)["code"][0]
+        other_clients_tokens = requests.post(
+            provider.token_endpoint,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": f"{rp_two_url}/sso/callback/",
+            },
+            auth=(RP_TWO, f"{RP_TWO}-secret"),
+            timeout=10,
+        ).json()
+        # ...is what this application's token request gets back.
+        monkeypatch.setattr(
+            "logout_sso.rp.backend.OrganizationOIDCBackend.get_token",
+            lambda self, payload: other_clients_tokens,
+        )
+
+        browser.get(f"{rp_one}/sso/login/?organization=acme&next=/me/")
+        if browser.on_consent_page():
+            browser.consent()
+
+        assert browser.response.status_code == 403
+        assert "Audience" in browser.text
+        assert me(browser, rp_one)["authenticated"] is False
