@@ -158,7 +158,7 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         message = (
             f"The identity provider did not sign you in: {error}."
             if error
-            else ("The sign-in could not be completed. Please try again.")
+            else "The sign-in could not be completed. Please try again."
         )
         return failure_page(self.request, message, status=403)
 
@@ -177,20 +177,16 @@ class LogoutView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         requested = request.POST.get("next", "")
         signed_in = end_local_session(request, Initiator.USER)
+        local_target = local_url(request, requested, default_after_logout_url(request))
         if signed_in is None:
-            return HttpResponseRedirect(
-                local_url(request, requested, default_after_logout_url(request))
-            )
+            return HttpResponseRedirect(local_target)
         try:
             policy = get_policy(signed_in.organization_id)
         except LogoutPolicy.DoesNotExist:  # The organization was deleted: local logout only.
-            return HttpResponseRedirect(
-                local_url(request, requested, default_after_logout_url(request))
-            )
+            return HttpResponseRedirect(local_target)
         target = allowlisted_after_logout_url(requested, policy)
         if policy.slo_mode == SLOMode.NONE:
-            fallback = local_url(request, requested, default_after_logout_url(request))
-            return HttpResponseRedirect(target or fallback)
+            return HttpResponseRedirect(target or local_target)
         logout_request = LogoutRequest(
             id_token=signed_in.id_token,
             client_id=oidc.oidc_setting("OIDC_RP_CLIENT_ID"),
