@@ -72,6 +72,12 @@ def _class_path(key: str, value: Any) -> type:
     return imported
 
 
+def _seconds(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 24 * 60 * 60:
+        raise _fail(key, f"must be a number of seconds from 0 to 86400, not {value!r}.")
+    return value
+
+
 def _optional_url(key: str, value: Any) -> str | None:
     return None if value is None else _check_url(key, value)
 
@@ -140,6 +146,8 @@ SETTINGS: dict[str, _Setting] = {
     "CACHE_ALIAS": _Setting("default", _cache_alias),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
     "EXEMPT_PATHS": _Setting([], _string_list),
+    "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(60, _seconds),
+    "LOGOUT_TOKEN_MAX_AGE": _Setting(300, _seconds),
     "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
     "ORGANIZATION_CLAIM": _Setting("org_id", _non_empty_string),
     "ORGANIZATION_RESOLVER": _Setting("logout_sso.rp.resolvers.OrganizationResolver", _class_path),
@@ -188,6 +196,16 @@ class AppSettings:
     def EXEMPT_PATHS(self) -> list[str]:
         """Paths (prefixes starting with /) or URL names the session re-check never touches."""
         return list(self._get("EXEMPT_PATHS"))
+
+    @property
+    def LOGOUT_TOKEN_CLOCK_SKEW(self) -> int:
+        """Seconds a logout token's ``iat`` may be ahead of, or its ``exp`` behind, our clock."""
+        return int(self._get("LOGOUT_TOKEN_CLOCK_SKEW"))
+
+    @property
+    def LOGOUT_TOKEN_MAX_AGE(self) -> int:
+        """Seconds after its ``iat`` a logout token is still accepted."""
+        return int(self._get("LOGOUT_TOKEN_MAX_AGE"))
 
     @property
     def LOGOUT_URL_BUILDER(self) -> type:

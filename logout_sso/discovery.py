@@ -26,6 +26,10 @@ class ProviderError(Exception):
     """The provider's metadata or keys could not be had, or are not what they must be."""
 
 
+class KeyNotFound(ProviderError):
+    """The provider's key set has no key for that key id and algorithm."""
+
+
 def _cache_key(kind: str, url: str) -> str:
     return f"logout_sso:{kind}:v1:{hashlib.sha256(url.encode()).hexdigest()}"
 
@@ -87,5 +91,5 @@ def signing_key(jwks_uri: str, kid: str | None, algorithm: str) -> jwt.PyJWK:
         cache.set(refetch_floor, True, JWKS_MIN_REFETCH_SECONDS)
         found = _select_key(jwks, kid, algorithm)
     if found is None:
-        raise ProviderError(f"No {algorithm} key with kid {kid!r} in {jwks_uri}.")
+        raise KeyNotFound(f"No {algorithm} key with kid {kid!r} in {jwks_uri}.")
     return found

@@ -40,25 +40,31 @@ def unindex_session(session_key: str | None) -> None:
         LocalSession.objects.filter(session_key=session_key).delete()
 
 
-def end_sessions(issuer: str, *, sid: str = "", sub: str = "") -> int:
-    """End every local session of that IdP session (``sid``) or, with ``sub`` alone, of that
-    user at that issuer; return how many were indexed. Ending a session already gone counts
-    too: the outcome the caller wanted holds."""
+def matching_sessions(issuer: str, *, sid: str = "", sub: str = "") -> QuerySet[LocalSession]:
+    """The indexed sessions of that IdP session (``sid``) or, with ``sub`` alone, of every
+    session of that user at that issuer."""
     if not sid and not sub:
-        raise ValueError("end_sessions needs a sid or a sub.")
+        raise ValueError("A logout names a sid or a sub.")
     entries = LocalSession.objects.filter(issuer=issuer)
     entries = entries.filter(sid=sid) if sid else entries.filter(sub=sub)
     if sid and sub:
         entries = entries.filter(sub=sub)
-    return _end(entries)
+    return entries
+
+
+def end_sessions(issuer: str, *, sid: str = "", sub: str = "") -> int:
+    """End the :func:`matching_sessions`; return how many were indexed. Ending a session
+    already gone counts too: the outcome the caller wanted holds."""
+    return end_indexed(matching_sessions(issuer, sid=sid, sub=sub))
 
 
 def end_organization_sessions(organization_id: int) -> int:
     """End every local session of the organization's users (it is being deleted)."""
-    return _end(LocalSession.objects.filter(organization_id=organization_id))
+    return end_indexed(LocalSession.objects.filter(organization_id=organization_id))
 
 
-def _end(entries: QuerySet[LocalSession]) -> int:
+def end_indexed(entries: QuerySet[LocalSession]) -> int:
+    """End the sessions of these index entries and drop the entries; return how many."""
     with transaction.atomic():
         keys = list(entries.select_for_update().values_list("session_key", flat=True))
         for key in keys:

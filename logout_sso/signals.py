@@ -12,3 +12,8 @@ tracked_sessions_expired = Signal()
 #: session has ended. The hub connects here to fan the logout out to other applications.
 #: Arguments: ``sender`` (the LogoutEvent model), ``event`` (the LogoutEvent).
 logout_recorded = Signal()
+
+#: Sent after a back-channel logout ended local sessions (none, if they were already gone).
+#: Arguments: ``sender`` (the LogoutEvent model), ``issuer``, ``sub`` and ``sid`` (empty string
+#: when the token had none), ``count`` (sessions ended).
+sessions_terminated = Signal()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from logout_sso.receiver.views import BackchannelLogoutView
 from logout_sso.rp import views
 
 app_name = "logout_sso"
@@ -15,4 +16,5 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("callback/", views.CallbackView.as_view(), name="callback"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
 ]

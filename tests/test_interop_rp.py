@@ -27,18 +27,25 @@ from tests.services import free_port
 LOGIN = "alice@acme.example"
 TTL = 300
 RP_ONE, RP_TWO = "rp-one", "rp-two"
+# The live server again, as a client whose back-channel logout URI reaches the receiver.
+RP_RECEIVER = "rp-receiver"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def client(client_id: str, base_url: str, post_logout: str) -> dict[str, object]:
+def client(
+    client_id: str,
+    base_url: str,
+    post_logout: str,
+    backchannel_path: str = "/sso/backchannel-logout/",
+) -> dict[str, object]:
     return {
         "client_id": client_id,
         "client_secret": f"{client_id}-secret",
         "redirect_uris": [f"{base_url}/sso/callback/"],
         "post_logout_redirect_uris": [post_logout],
-        # Needed for sid in ID tokens; the receiver (another issue) answers 404 until then.
-        "backchannel_logout_uri": f"{base_url}/sso/backchannel-logout/",
+        # The provider puts sid in ID tokens only for clients with a back-channel logout URI.
+        "backchannel_logout_uri": f"{base_url}{backchannel_path}",
         "backchannel_logout_session_required": True,
         "token_endpoint_auth_method": "client_secret_basic",
     }
@@ -54,7 +61,9 @@ def provider(oidc_provider_factory, live_server, rp_two_port):
     rp_two_url = f"http://127.0.0.1:{rp_two_port}"
     return oidc_provider_factory(
         [
-            client(RP_ONE, live_server.url, f"{live_server.url}/signed-out/"),
+            # Without a receiver (a path that answers 404): only short-lived sessions end it.
+            client(RP_ONE, live_server.url, f"{live_server.url}/signed-out/", "/no-receiver/"),
+            client(RP_RECEIVER, live_server.url, f"{live_server.url}/signed-out/"),
             client(RP_TWO, rp_two_url, f"{rp_two_url}/"),
         ]
     )
@@ -353,3 +362,26 @@ def test_id_token_issued_to_another_client_is_rejected(rp_one, provider, rp_two_
         assert browser.response.status_code == 403
         assert "Audience" in browser.text
         assert me(browser, rp_one)["authenticated"] is False
+
+
+def test_back_channel_logout_from_the_provider_ends_the_session_at_once(
+    rp_one, rp_two, provider, settings
+):
+    settings.OIDC_RP_CLIENT_ID = RP_RECEIVER
+    settings.OIDC_RP_CLIENT_SECRET = f"{RP_RECEIVER}-secret"
+    with Browser() as browser:
+        assert sign_in(browser, rp_one)["authenticated"] is True
+        assert sign_in(browser, rp_two.url)["authenticated"] is True
+
+        browser.get(f"{rp_two.url}/")
+        [logout_form] = [form for form in browser.forms() if form.action.endswith("/sso/logout/")]
+        browser.submit(logout_form)
+        if "/session/end" in browser.url:
+            browser.confirm_logout()
+
+        # No clock moved: the provider's back-channel call already ended it.
+        assert me(browser, rp_one)["authenticated"] is False
+    provider.wait_for_output(rf"BACKCHANNEL OK {RP_RECEIVER}")
+    event = LogoutEvent.objects.get(initiator="idp_backchannel")
+    assert (event.sub, event.sessions_ended, event.organization.slug) == (LOGIN, 1, "acme")
+    assert not LocalSession.objects.exists()

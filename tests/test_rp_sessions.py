@@ -76,7 +76,7 @@ def test_unindex_session_forgets_only_that_session(acme):
 
 @pytest.mark.django_db
 def test_end_sessions_needs_a_sid_or_a_sub():
-    with pytest.raises(ValueError, match="needs a sid or a sub"):
+    with pytest.raises(ValueError, match="names a sid or a sub"):
         end_sessions(IDP)
 
 

@@ -32,7 +32,12 @@ from logout_sso.rp.views import login_url
 
 REFRESH_HEADER = "X-Logout-SSO-Refresh-URL"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-OWN_URL_NAMES = ("logout_sso:login", "logout_sso:callback", "logout_sso:logout")
+OWN_URL_NAMES = (
+    "logout_sso:login",
+    "logout_sso:callback",
+    "logout_sso:logout",
+    "logout_sso:backchannel_logout",
+)
 
 
 def is_script_request(request: HttpRequest) -> bool:
