@@ -71,7 +71,8 @@ def test_returned_lists_are_copies(settings):
 def test_unknown_key_is_named_with_the_known_keys():
     assert error_message(CACHE_ALAIS="default") == (
         "LOGOUT_SSO has unknown key(s) 'CACHE_ALAIS'; known keys: CACHE_ALIAS, "
-        "END_SESSION_ENDPOINT, EXEMPT_PATHS, LOGOUT_URL_BUILDER, ORGANIZATION_CLAIM, "
+        "END_SESSION_ENDPOINT, EXEMPT_PATHS, LOGOUT_TOKEN_CLOCK_SKEW, LOGOUT_TOKEN_MAX_AGE, "
+        "LOGOUT_URL_BUILDER, ORGANIZATION_CLAIM, "
         "ORGANIZATION_RESOLVER, POST_LOGOUT_REDIRECT_ALLOWLIST, TRUSTED_ISSUERS."
     )
 
