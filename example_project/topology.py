@@ -35,6 +35,7 @@ class Site:
     client_id: str
     port: int
     database: str | None  # None: the main database (DATABASE_URL, or var/example.sqlite3)
+    backchannel: bool  # Registered for the provider's back-channel logout calls.
 
     @property
     def url(self) -> str:
@@ -57,18 +58,24 @@ class Site:
 
     def provider_client(self) -> dict[str, object]:
         """This site's registration at the demo's provider."""
-        return {
+        client: dict[str, object] = {
             "client_id": self.client_id,
             "client_secret": f"{self.client_id}-demo-secret",
             "redirect_uris": [f"{self.url}/sso/callback/"],
             "post_logout_redirect_uris": [f"{self.url}/"],
-            "backchannel_logout_uri": f"{self.url}/sso/backchannel-logout/",
-            "backchannel_logout_session_required": True,
             "token_endpoint_auth_method": "client_secret_post",
         }
+        if self.backchannel:
+            client["backchannel_logout_uri"] = f"{self.url}/sso/backchannel-logout/"
+            client["backchannel_logout_session_required"] = True
+        return client
 
 
-SITES = (Site("wiki", 8000, None), Site("billing", 8001, "billing.sqlite3"))
+# Wiki relies on short-lived sessions alone; Billing also receives back-channel logouts.
+SITES = (
+    Site("wiki", 8000, None, backchannel=False),
+    Site("billing", 8001, "billing.sqlite3", backchannel=True),
+)
 
 
 def provider_available() -> bool:
