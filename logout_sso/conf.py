@@ -23,7 +23,7 @@ from logout_sso.validators import validate_secure_url
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-TRUSTED_ISSUER_KEYS = frozenset({"issuer", "jwks_uri", "audience", "algorithms"})
+TRUSTED_ISSUER_KEYS = frozenset({"issuer", "jwks_uri", "audience", "algorithms", "subject_issuer"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,13 @@ class TrustedIssuer:
     audience: str
     jwks_uri: str | None = None
     algorithms: tuple[str, ...] = ("RS256",)
+    #: Whose ``sub`` and ``sid`` its tokens name: a logout_sso hub relays the IdP's.
+    subject_issuer: str | None = None
+
+    @property
+    def sessions_issuer(self) -> str:
+        """The issuer under which the sessions its tokens end were signed in."""
+        return self.subject_issuer or self.issuer
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -76,6 +83,40 @@ def _seconds(key: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 24 * 60 * 60:
         raise _fail(key, f"must be a number of seconds from 0 to 86400, not {value!r}.")
     return value
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise _fail(key, f"must be a whole number from 1 to 1000, not {value!r}.")
+    return value
+
+
+def _timeout(key: str, value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 60:
+        raise _fail(key, f"must be a number of seconds above 0 and at most 60, not {value!r}.")
+    return float(value)
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, f"must be True or False, not {value!r}.")
+    return value
+
+
+def _pem(key: str, value: Any) -> str:
+    if not isinstance(value, str) or "-----BEGIN" not in value or "PRIVATE KEY-----" not in value:
+        raise _fail(key, "must be a PEM-encoded private key (-----BEGIN ... PRIVATE KEY-----).")
+    return value
+
+
+def _optional_pem(key: str, value: Any) -> str | None:
+    return None if value is None else _pem(key, value)
+
+
+def _pem_list(key: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of PEM-encoded private keys, not {type(value).__name__}.")
+    return [_pem(key, item) for item in value]
 
 
 def _optional_url(key: str, value: Any) -> str | None:
@@ -121,12 +162,12 @@ def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
             f"has 'algorithms' {algorithms!r} for {item['issuer']!r}; use a non-empty list "
             f"of {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}.",
         )
-    jwks_uri = item.get("jwks_uri")
     return TrustedIssuer(
         issuer=_check_url(key, item["issuer"]),
         audience=item["audience"],
-        jwks_uri=None if jwks_uri is None else _check_url(key, jwks_uri),
+        jwks_uri=_optional_url(key, item.get("jwks_uri")),
         algorithms=tuple(algorithms),
+        subject_issuer=_optional_url(key, item.get("subject_issuer")),
     )
 
 
@@ -144,8 +185,15 @@ class _Setting:
 
 SETTINGS: dict[str, _Setting] = {
     "CACHE_ALIAS": _Setting("default", _cache_alias),
+    "DELIVERY_ALLOW_PRIVATE_ADDRESSES": _Setting(False, _boolean),
+    "DELIVERY_CONCURRENCY": _Setting(32, _positive_int),
+    "DELIVERY_CONNECT_TIMEOUT": _Setting(3.05, _timeout),
+    "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
     "EXEMPT_PATHS": _Setting([], _string_list),
+    "HUB_ISSUER": _Setting(None, _optional_url),
+    "HUB_SIGNING_KEY": _Setting(None, _optional_pem),
+    "HUB_SIGNING_KEYS_INACTIVE": _Setting([], _pem_list),
     "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(60, _seconds),
     "LOGOUT_TOKEN_MAX_AGE": _Setting(300, _seconds),
     "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
@@ -185,6 +233,43 @@ class AppSettings:
     def CACHE_ALIAS(self) -> str:
         """The cache (a key of ``CACHES``) shared by every web process and Celery worker."""
         return str(self._get("CACHE_ALIAS"))
+
+    @property
+    def DELIVERY_ALLOW_PRIVATE_ADDRESSES(self) -> bool:
+        """Whether back-channel logouts may go to loopback, private and link-local addresses."""
+        return bool(self._get("DELIVERY_ALLOW_PRIVATE_ADDRESSES"))
+
+    @property
+    def DELIVERY_CONCURRENCY(self) -> int:
+        """How many back-channel logouts one worker sends at once (pooled connections)."""
+        return int(self._get("DELIVERY_CONCURRENCY"))
+
+    @property
+    def DELIVERY_CONNECT_TIMEOUT(self) -> float:
+        """Seconds to connect to an application's back-channel logout URI."""
+        return float(self._get("DELIVERY_CONNECT_TIMEOUT"))
+
+    @property
+    def DELIVERY_READ_TIMEOUT(self) -> float:
+        """Seconds to wait for an application's answer once connected."""
+        return float(self._get("DELIVERY_READ_TIMEOUT"))
+
+    @property
+    def HUB_ISSUER(self) -> str | None:
+        """The hub's issuer identifier: ``iss`` of the logout tokens it signs."""
+        value: str | None = self._get("HUB_ISSUER")
+        return value
+
+    @property
+    def HUB_SIGNING_KEY(self) -> str | None:
+        """The hub's active private key (PEM, RSA or EC P-256), which signs logout tokens."""
+        value: str | None = self._get("HUB_SIGNING_KEY")
+        return value
+
+    @property
+    def HUB_SIGNING_KEYS_INACTIVE(self) -> list[str]:
+        """Former (or next) private keys whose public halves are still published."""
+        return list(self._get("HUB_SIGNING_KEYS_INACTIVE"))
 
     @property
     def END_SESSION_ENDPOINT(self) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from logout_sso.hub.jwks_view import jwks
 from logout_sso.receiver.views import BackchannelLogoutView
 from logout_sso.rp import views
 
@@ -17,4 +18,5 @@ urlpatterns = [
     path("callback/", views.CallbackView.as_view(), name="callback"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
+    path("jwks/", jwks, name="jwks"),
 ]

@@ -179,6 +179,13 @@ class Delivery(models.Model):
         blank=True,
         help_text=_("From the event to the application's successful response."),
     )
+    claim = models.CharField(
+        _("claim"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("Which sender holds this delivery now; a lease that next attempt ends."),
+    )
     created_at = models.DateTimeField(
         _("created at"), auto_now_add=True, help_text=_("When the delivery was recorded.")
     )

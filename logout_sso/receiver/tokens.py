@@ -31,7 +31,7 @@ class InvalidLogoutToken(Exception):
 class LogoutToken:
     """The claims of a valid logout token that say what to end."""
 
-    issuer: str
+    issuer: str  # Of the sessions to end: the token's, or the IdP a hub speaks for.
     sub: str
     sid: str
     jti: str
@@ -85,7 +85,7 @@ def validate(token: str) -> LogoutToken:
     _check_rules(claims)
     _check_not_replayed(claims)
     return LogoutToken(
-        issuer=issuer.issuer,
+        issuer=issuer.sessions_issuer,
         sub=_non_empty_string(claims, "sub"),
         sid=_non_empty_string(claims, "sid"),
         jti=claims["jti"],

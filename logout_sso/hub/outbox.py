@@ -1,0 +1,75 @@
+"""The transactional outbox: a logout becomes one event and one delivery per application.
+
+The rows are written in one transaction, before any message is queued; the Celery message only
+says "go" and is sent once the transaction has committed. A lost message is found again by the
+sweeper (:func:`logout_sso.hub.sender.send_due`): the database is the truth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from logout_sso import tasks
+from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
+from logout_sso.models.events import Outcome
+from logout_sso.models.sessions import EndReason
+
+
+def sessions_of(event: LogoutEvent) -> Any:
+    """The live tracked sessions an event ends: its sid's, or every session of its sub."""
+    sessions = TrackedSession.objects.live().filter(issuer=event.issuer)
+    sessions = sessions.filter(sid=event.sid) if event.sid else sessions.filter(sub=event.sub)
+    if event.organization_id is not None:
+        sessions = sessions.filter(organization_id=event.organization_id)
+    return sessions
+
+
+@transaction.atomic
+def fan_out(event: LogoutEvent) -> list[Delivery]:
+    """Deliveries of ``event`` to every enabled application holding one of its sessions; the
+    sessions are marked ended and the sending is queued once the transaction commits."""
+    now = timezone.now()
+    sessions = sessions_of(event)
+    applications = (
+        Application.objects.enabled()
+        .filter(pk__in=sessions.values("application_id"))
+        .exclude(backchannel_logout_uri="")
+    )
+    deliveries = Delivery.objects.bulk_create(
+        Delivery(event=event, application=application, next_attempt_at=now)
+        for application in applications
+    )
+    sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
+    if deliveries:
+        event_id = event.pk
+        transaction.on_commit(lambda: tasks.deliver_event.delay(event_id))
+    else:
+        LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)
+    return deliveries
+
+
+@transaction.atomic
+def record_logout(
+    *,
+    initiator: str,
+    issuer: str,
+    sub: str = "",
+    sid: str = "",
+    organization: Organization | None = None,
+    **initiated_by: Any,
+) -> LogoutEvent:
+    """Record a logout and fan it out (``initiated_by``: ``initiated_by_user`` or
+    ``initiated_by_application``)."""
+    event = LogoutEvent.objects.create(
+        initiator=initiator,
+        issuer=issuer,
+        sub=sub,
+        sid=sid,
+        organization=organization,
+        **initiated_by,
+    )
+    fan_out(event)
+    return event

@@ -1,0 +1,216 @@
+"""Sending back-channel logouts: concurrently, over pooled connections, with retries.
+
+A sender first *claims* the deliveries it will send (one conditional UPDATE: pending, due, and
+not claimed by someone else in the meantime), pushing their next attempt a lease ahead. Two
+workers, a task and the sweeper, or a redelivered message can therefore never send the same
+delivery at once, on PostgreSQL as on SQLite. Then it sends them all at once from a thread pool
+(one Celery task per delivery on a prefork worker would send them one after another), and
+records each outcome.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+
+import requests
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from logout_sso.conf import app_settings
+from logout_sso.hub.addresses import BlockedDestination, check_destination
+from logout_sso.hub.tokens import sign_logout_token
+from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
+from logout_sso.models.events import DeliveryState, Outcome
+
+#: A claimed delivery is retried by someone else only after this: longer than any attempt.
+LEASE_SECONDS = 60
+ERROR_EXCERPT = 300
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened to one POST."""
+
+    delivered: bool
+    permanent: bool = False  # Retrying cannot help (the application said no).
+    status: int | None = None
+    error: str = ""
+    retry_after: float | None = None
+
+
+@lru_cache(maxsize=1)
+def http_session(pool_size: int) -> requests.Session:
+    """One pooled, kept-alive session per process, sized for the concurrency."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.trust_env = False
+    return session
+
+
+def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
+    """Take the due, pending ones among ``deliveries`` for this sender."""
+    now = timezone.now()
+    due = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
+    ids = list(
+        deliveries.filter(due).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
+    token = uuid.uuid4().hex
+    Delivery.objects.filter(due, pk__in=ids).update(
+        claim=token, next_attempt_at=now + timedelta(seconds=LEASE_SECONDS)
+    )
+    return list(
+        Delivery.objects.filter(claim=token).select_related(
+            "application", "event__organization__logout_policy"
+        )
+    )
+
+
+def post(delivery: Delivery) -> Attempt:
+    """One attempt: a fresh logout token POSTed to the application."""
+    application, event = delivery.application, delivery.event
+    if not application.enabled:
+        return Attempt(delivered=False, permanent=True, error="The application is disabled.")
+    uri = application.backchannel_logout_uri
+    try:
+        check_destination(uri)
+        token = sign_logout_token(audience=application.client_id, sub=event.sub, sid=event.sid)
+        response = http_session(app_settings.DELIVERY_CONCURRENCY).post(
+            uri,
+            data={"logout_token": token},
+            timeout=(app_settings.DELIVERY_CONNECT_TIMEOUT, app_settings.DELIVERY_READ_TIMEOUT),
+            allow_redirects=False,
+        )
+    except BlockedDestination as exc:
+        return Attempt(delivered=False, permanent=True, error=str(exc))
+    except requests.RequestException as exc:
+        return Attempt(delivered=False, error=f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
+    status = response.status_code
+    if status in (200, 204):
+        return Attempt(delivered=True, status=status)
+    body = response.text[:ERROR_EXCERPT]
+    if status == 429:
+        return Attempt(
+            delivered=False, status=status, error=body, retry_after=retry_after(response)
+        )
+    return Attempt(delivered=False, permanent=status < 500, status=status, error=body)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (a number or an HTTP date), if any."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def backoff_seconds(policy: LogoutPolicy | None, attempts: int) -> float:
+    """Exponential backoff with jitter: half the delay fixed, half random."""
+    base = policy.delivery_backoff_seconds if policy else 2
+    ceiling = policy.delivery_backoff_max_seconds if policy else 300
+    delay = float(min(ceiling, base * 2 ** (attempts - 1)))
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
+
+
+def _policy(delivery: Delivery) -> LogoutPolicy | None:
+    organization = delivery.event.organization
+    return getattr(organization, "logout_policy", None) if organization else None
+
+
+def record(delivery: Delivery, attempt: Attempt) -> None:
+    """Store the attempt's outcome, unless another sender took the delivery over since."""
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    policy = _policy(delivery)
+    fields: dict[str, object] = {
+        "attempts": attempts,
+        "last_status": attempt.status,
+        "last_error": attempt.error,
+        "claim": "",
+    }
+    if attempt.delivered:
+        latency = (now - delivery.event.created_at).total_seconds() * 1000
+        fields |= {
+            "state": DeliveryState.DELIVERED,
+            "delivered_at": now,
+            "latency_ms": int(latency),
+            "next_attempt_at": None,
+        }
+    elif attempt.permanent or attempts >= (policy.delivery_max_attempts if policy else 12):
+        fields |= {"state": DeliveryState.FAILED, "next_attempt_at": None}
+    else:
+        delay = attempt.retry_after
+        if delay is None:
+            delay = backoff_seconds(policy, attempts)
+        fields["next_attempt_at"] = now + timedelta(seconds=delay)
+    Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(**fields)
+
+
+def settle(event_ids: Iterable[int]) -> None:
+    """Give each event whose deliveries are all done its outcome."""
+    for event_id in set(event_ids):
+        states = list(Delivery.objects.filter(event_id=event_id).values_list("state", flat=True))
+        if not states or DeliveryState.PENDING in states:
+            continue
+        delivered = states.count(DeliveryState.DELIVERED)
+        outcome = (
+            Outcome.COMPLETED
+            if delivered == len(states)
+            else Outcome.FAILED
+            if delivered == 0
+            else Outcome.PARTIAL
+        )
+        LogoutEvent.objects.filter(pk=event_id, completed_at__isnull=True).update(
+            outcome=outcome, completed_at=timezone.now()
+        )
+
+
+def send(deliveries: list[Delivery]) -> int:
+    """Send claimed deliveries concurrently; return how many were delivered."""
+    if not deliveries:
+        return 0
+    workers = min(app_settings.DELIVERY_CONCURRENCY, len(deliveries))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logout-sso") as pool:
+        attempts = list(pool.map(post, deliveries))
+    for delivery, attempt in zip(deliveries, attempts, strict=True):
+        record(delivery, attempt)
+    settle(delivery.event_id for delivery in deliveries)
+    return sum(attempt.delivered for attempt in attempts)
+
+
+def deliver_event(event_id: int) -> int:
+    """Send the event's due deliveries (the task queued when the event was recorded)."""
+    return send(claim(Delivery.objects.filter(event_id=event_id)))
+
+
+def send_due(limit: int = 1000) -> int:
+    """The sweeper: send every due delivery, whatever happened to its message."""
+    return send(claim(Delivery.objects.all(), limit))
+
+
+def retry_soon(event_id: int) -> float | None:
+    """Seconds until the event's next due delivery, if any is pending."""
+    next_at = (
+        Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if next_at is None:
+        return None
+    return max(0.0, (next_at - timezone.now()).total_seconds())

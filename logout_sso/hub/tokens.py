@@ -1,0 +1,47 @@
+"""Logout tokens the hub signs: OpenID Connect Back-Channel Logout 1.0, section 2.4."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import jwt
+from django.core.exceptions import ImproperlyConfigured
+
+from logout_sso.conf import app_settings
+from logout_sso.hub.keys import active_key
+from logout_sso.receiver.tokens import BACKCHANNEL_LOGOUT_EVENT
+
+#: Short, as the spec's errata advise: a token is signed per attempt, never stored.
+TOKEN_LIFETIME_SECONDS = 120
+
+
+def hub_issuer() -> str:
+    issuer = app_settings.HUB_ISSUER
+    if not issuer:
+        raise ImproperlyConfigured('Set LOGOUT_SSO["HUB_ISSUER"], the issuer URL of the hub.')
+    return issuer
+
+
+def sign_logout_token(*, audience: str, sub: str, sid: str) -> str:
+    """A fresh logout token for one application (``sub`` and/or ``sid``)."""
+    key = active_key()
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": hub_issuer(),
+        "aud": audience,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME_SECONDS,
+        "jti": secrets.token_urlsafe(18),
+        "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+    }
+    if sub:
+        claims["sub"] = sub
+    if sid:
+        claims["sid"] = sid
+    return jwt.encode(
+        claims,
+        key.private_key,
+        algorithm=key.algorithm,
+        headers={"typ": "logout+jwt", "kid": key.kid},
+    )
