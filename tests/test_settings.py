@@ -201,7 +201,7 @@ def test_trusted_issuer_unknown_sub_key_is_named():
 
     assert message == (
         "LOGOUT_SSO['TRUSTED_ISSUERS'] has an item with unknown key(s) 'audiance'; "
-        "known keys: algorithms, audience, issuer, jwks_uri."
+        "known keys: algorithms, audience, issuer, jwks_uri, subject_issuer."
     )
 
 
