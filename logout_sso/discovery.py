@@ -87,6 +87,8 @@ def signing_key(jwks_uri: str, kid: str | None, algorithm: str) -> jwt.PyJWK:
     # A key id not in the cached set may be a rotation: fetch again, at most once a floor.
     if jwks is None or (found is None and cache.add(refetch_floor, True, JWKS_MIN_REFETCH_SECONDS)):
         jwks = _get_json(jwks_uri)
+        if not isinstance(jwks.get("keys"), list):
+            raise ProviderError(f"{jwks_uri} is not a JSON Web Key Set (no keys list).")
         cache.set(key, jwks, JWKS_CACHE_SECONDS)
         cache.set(refetch_floor, True, JWKS_MIN_REFETCH_SECONDS)
         found = _select_key(jwks, kid, algorithm)

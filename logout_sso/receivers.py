@@ -8,9 +8,13 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from logout_sso.models import LogoutPolicy, Organization
-from logout_sso.policies import forget_policy
+from logout_sso.conf import app_settings
+from logout_sso.hub import outbox
+from logout_sso.models import LogoutEvent, LogoutPolicy, Organization
+from logout_sso.models.organizations import SLOMode
+from logout_sso.policies import forget_policy, get_policy
 from logout_sso.sessions import end_organization_sessions
+from logout_sso.signals import logout_recorded
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="logout_sso_create_policy")
@@ -42,3 +46,15 @@ def forget_cached_policy(
     organization_id = instance.pk
     forget_policy(organization_id)
     transaction.on_commit(lambda: forget_policy(organization_id))
+
+
+@receiver(logout_recorded, dispatch_uid="logout_sso_hub_fan_out")
+def fan_out_for_logout_service(
+    sender: type[LogoutEvent], event: LogoutEvent, **kwargs: Any
+) -> None:
+    """When this project is the hub (it has a signing key), a logout of a user of an
+    organization whose policy is the logout service reaches every application."""
+    if not app_settings.HUB_SIGNING_KEY or event.organization_id is None:
+        return
+    if get_policy(event.organization_id).slo_mode == SLOMode.LOGOUT_SERVICE:
+        outbox.fan_out(event)

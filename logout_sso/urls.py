@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from logout_sso.hub import api
 from logout_sso.hub.jwks_view import jwks
 from logout_sso.receiver.views import BackchannelLogoutView
 from logout_sso.rp import views
@@ -19,4 +20,8 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
     path("jwks/", jwks, name="jwks"),
+    path("api/sessions/", api.sessions, name="api_sessions"),
+    path("api/sessions/<str:session_id>/", api.session, name="api_session"),
+    path("api/logouts/", api.logouts, name="api_logouts"),
+    path("api/logouts/<int:event_id>/", api.logout, name="api_logout"),
 ]

@@ -56,7 +56,8 @@ def _non_empty_string(claims: dict[str, Any], name: str) -> str:
 def validate(token: str) -> LogoutToken:
     """The logout token's identity claims, once every rule holds."""
     header, unverified = _unverified(token)
-    issuer = trusted_issuers().get(unverified.get("iss"))  # type: ignore[arg-type]
+    iss = unverified.get("iss")
+    issuer = trusted_issuers().get(iss) if isinstance(iss, str) else None
     if issuer is None:
         raise InvalidLogoutToken(f"The issuer {unverified.get('iss')!r} is not trusted.")
     algorithm = header.get("alg")
@@ -96,6 +97,10 @@ def _check_rules(claims: dict[str, Any]) -> None:
     """Back-Channel Logout 1.0, 2.4 and 2.6, beyond what PyJWT checked."""
     if not isinstance(claims["iat"], int | float) or isinstance(claims["iat"], bool):
         raise InvalidLogoutToken("The iat claim must be a number.")
+    if "exp" in claims and (
+        not isinstance(claims["exp"], int | float) or isinstance(claims["exp"], bool)
+    ):
+        raise InvalidLogoutToken("The exp claim must be a number.")
     if claims["iat"] < time.time() - app_settings.LOGOUT_TOKEN_MAX_AGE:
         raise InvalidLogoutToken("The logout token is too old (iat).")
     events = claims["events"]
