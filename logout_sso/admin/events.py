@@ -6,8 +6,10 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
+from logout_sso.hub.outbox import retry_failed
 from logout_sso.models import Delivery, LogoutEvent
 
 
@@ -52,6 +54,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     ]
     search_fields = ["sub", "sid"]
     date_hierarchy = "created_at"
+    actions = ["retry_failed_deliveries"]
     readonly_fields = [
         "organization",
         "initiator",
@@ -73,3 +76,18 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     @admin.display(description=_("deliveries"), ordering="delivery_count")
     def delivery_count(self, event: LogoutEvent) -> int:
         return event.delivery_count  # type: ignore[attr-defined, no-any-return]
+
+    @admin.action(description=_("Retry failed deliveries"))
+    def retry_failed_deliveries(
+        self, request: HttpRequest, queryset: QuerySet[LogoutEvent]
+    ) -> None:
+        count = retry_failed(queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed delivery queued again.",
+                "%(count)d failed deliveries queued again.",
+                count,
+            )
+            % {"count": count},
+        )

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
 from django.forms import BaseModelFormSet, ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from logout_sso.admin.scoping import OrganizationScopedAdmin
 from logout_sso.checks import Hints, Messages
-from logout_sso.models import EmailDomain, LogoutPolicy, Organization
+from logout_sso.hub.outbox import log_out_organization
+from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
+from logout_sso.sessions import end_organization_sessions
 
 
 class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -58,6 +63,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     list_select_related = ["logout_policy"]
     list_filter = ["logout_policy__slo_mode", "logout_policy__federated_logout", "auto_forward"]
     search_fields = ["name", "slug", "idp_organization_id", "email_domains__domain"]
+    actions = ["log_out_everyone"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["admins"]
     fieldsets = [
@@ -115,3 +121,46 @@ class OrganizationAdmin(OrganizationScopedAdmin):
                 f"{Hints.POLICY_DEFEATS_SLO}",
                 level=messages.WARNING,
             )
+
+    @admin.action(
+        description=_("Log out every user of these organizations"), permissions=["change"]
+    )
+    def log_out_everyone(
+        self, request: HttpRequest, queryset: QuerySet[Organization]
+    ) -> HttpResponse | None:
+        """After a confirmation page that says how many sessions and applications it ends."""
+        if request.POST.get("confirm") != "yes":
+            return self._confirm_log_out(request, queryset)
+        users = sessions = 0
+        for organization in queryset:
+            users += len(log_out_organization(organization, initiated_by_user=request.user))
+            sessions += end_organization_sessions(organization.pk)
+        self.message_user(
+            request,
+            ngettext(
+                "%(users)d user logged out everywhere (and %(sessions)d session here).",
+                "%(users)d users logged out everywhere (and %(sessions)d sessions here).",
+                users,
+            )
+            % {"users": users, "sessions": sessions},
+        )
+        return None
+
+    def _confirm_log_out(
+        self, request: HttpRequest, queryset: QuerySet[Organization]
+    ) -> TemplateResponse:
+        live = TrackedSession.objects.live().filter(organization__in=queryset)
+        summary = queryset.annotate(
+            sessions_here=Count("local_sessions", distinct=True),
+        ).order_by("name")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Log out every user?"),
+            "opts": self.opts,
+            "organizations": summary,
+            "tracked_sessions": live.count(),
+            "users": live.values("issuer", "sub").distinct().count(),
+            "applications": live.values("application").distinct().count(),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, "logout_sso/admin/log_out_organization.html", context)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
-from logout_sso.models import TrackedSession
+from logout_sso.hub.outbox import record_logout
+from logout_sso.models import Organization, TrackedSession
+from logout_sso.models.events import Initiator
 
 
 @admin.register(TrackedSession)
@@ -31,3 +37,31 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     ]
     search_fields = ["sub", "sid", "email", "session_id"]
     date_hierarchy = "created_at"
+    actions = ["log_out_users_everywhere"]
+
+    @admin.action(description=_("Log out these sessions' users everywhere"))
+    def log_out_users_everywhere(
+        self, request: HttpRequest, queryset: QuerySet[TrackedSession]
+    ) -> None:
+        users = list(queryset.values_list("issuer", "sub", "organization").distinct())
+        organizations = Organization.objects.in_bulk({user[2] for user in users})
+        events = [
+            record_logout(
+                initiator=Initiator.ADMIN,
+                issuer=issuer,
+                sub=sub,
+                organization=organizations[organization_id],
+                initiated_by_user=request.user,
+            )
+            for issuer, sub, organization_id in users
+        ]
+        deliveries = sum(event.deliveries.count() for event in events)
+        self.message_user(
+            request,
+            ngettext(
+                "%(users)d user logged out: %(deliveries)d back-channel logouts queued.",
+                "%(users)d users logged out: %(deliveries)d back-channel logouts queued.",
+                len(events),
+            )
+            % {"users": len(events), "deliveries": deliveries},
+        )

@@ -7,14 +7,16 @@ sweeper (:func:`logout_sso.hub.sender.send_due`): the database is the truth.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
 from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
-from logout_sso.models.events import Outcome
+from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.sessions import EndReason
 
 
@@ -44,8 +46,7 @@ def fan_out(event: LogoutEvent) -> list[Delivery]:
     )
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
     if deliveries:
-        event_id = event.pk
-        transaction.on_commit(lambda: tasks.deliver_event.delay(event_id))
+        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk))
     else:
         LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)
     return deliveries
@@ -73,3 +74,41 @@ def record_logout(
     )
     fan_out(event)
     return event
+
+
+def users_of(organization: Organization) -> list[tuple[str, str]]:
+    """(issuer, sub) of every user with a live tracked session in the organization."""
+    return list(
+        TrackedSession.objects.live()
+        .filter(organization=organization)
+        .values_list("issuer", "sub")
+        .distinct()
+        .order_by("issuer", "sub")
+    )
+
+
+def log_out_organization(organization: Organization, **initiated_by: Any) -> list[LogoutEvent]:
+    """Log every user of the organization out of every application (an admin's action)."""
+    return [
+        record_logout(
+            initiator=Initiator.ADMIN,
+            issuer=issuer,
+            sub=sub,
+            organization=organization,
+            **initiated_by,
+        )
+        for issuer, sub in users_of(organization)
+    ]
+
+
+@transaction.atomic
+def retry_failed(events: QuerySet[LogoutEvent]) -> int:
+    """Send the events' failed deliveries again (once the application's problem is fixed)."""
+    now = timezone.now()
+    failed = Delivery.objects.filter(event__in=events, state=DeliveryState.FAILED)
+    event_ids = set(failed.values_list("event_id", flat=True))
+    count = failed.update(state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claim="")
+    LogoutEvent.objects.filter(pk__in=event_ids).update(outcome=Outcome.PENDING, completed_at=None)
+    for event_id in event_ids:
+        transaction.on_commit(partial(tasks.deliver_event.delay, event_id))
+    return count

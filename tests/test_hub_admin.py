@@ -1,0 +1,156 @@
+"""The hub's admin actions: log a user out everywhere, log out an organization, retry."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from logout_sso.models import Delivery, LogoutEvent, TrackedSession
+from logout_sso.models.events import DeliveryState, Outcome
+
+IDP = "https://idp.example.com/"
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Event ids whose delivery task was queued (no broker needed here)."""
+    ids: list[int] = []
+    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", ids.append)
+    return ids
+
+
+@pytest.fixture
+def world(make_organization, make_application):
+    acme, globex = make_organization("acme"), make_organization("globex")
+    wiki = make_application("wiki", acme, globex)
+    crm = make_application("crm", acme)
+    for number, (application, organization, sub) in enumerate(
+        [(wiki, acme, "alice"), (crm, acme, "alice"), (wiki, acme, "bob"), (wiki, globex, "carol")]
+    ):
+        TrackedSession.objects.create(
+            application=application,
+            organization=organization,
+            issuer=IDP,
+            sub=sub,
+            session_id=f"s{number}",
+        )
+    return acme, globex
+
+
+@pytest.fixture
+def root(client):
+    user = User.objects.create_superuser("root", password="pw")
+    client.force_login(user)
+    return user
+
+
+def changelist(model: str) -> str:
+    return reverse(f"admin:logout_sso_{model}_changelist")
+
+
+def messages_of(response) -> list[str]:
+    return [message.message for message in get_messages(response.wsgi_request)]
+
+
+@pytest.mark.django_db
+def test_log_out_a_user_everywhere_from_their_session(
+    client, root, world, queued, django_capture_on_commit_callbacks
+):
+    session = TrackedSession.objects.get(sub="alice", application__name="wiki")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            changelist("trackedsession"),
+            {"action": "log_out_users_everywhere", "_selected_action": [session.pk]},
+            follow=True,
+        )
+
+    event = LogoutEvent.objects.get()
+    assert (event.initiator, event.sub, event.initiated_by_user) == ("admin", "alice", root)
+    assert sorted(event.deliveries.values_list("application__name", flat=True)) == ["crm", "wiki"]
+    assert queued == [event.pk]
+    assert not TrackedSession.objects.live().filter(sub="alice").exists()
+    assert TrackedSession.objects.live().filter(sub="bob").exists()
+    assert "1 user logged out: 2 back-channel logouts queued." in messages_of(response)
+
+
+@pytest.mark.django_db
+def test_log_out_an_organization_asks_first_and_says_how_many(client, root, world, queued):
+    acme, _globex = world
+
+    response = client.post(
+        changelist("organization"),
+        {"action": "log_out_everyone", "_selected_action": [acme.pk]},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This logs out 2 users" in page
+    assert "(3 sessions" in page
+    assert "in 2 applications)" in page
+    assert not LogoutEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_log_out_an_organization_once_confirmed(
+    client, root, world, queued, django_capture_on_commit_callbacks
+):
+    acme, _globex = world
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            changelist("organization"),
+            {"action": "log_out_everyone", "_selected_action": [acme.pk], "confirm": "yes"},
+            follow=True,
+        )
+
+    assert sorted(LogoutEvent.objects.values_list("sub", flat=True)) == ["alice", "bob"]
+    assert not TrackedSession.objects.live().filter(organization=acme).exists()
+    assert TrackedSession.objects.live().filter(sub="carol").exists()  # Globex untouched.
+    assert len(queued) == 2
+    assert any("2 users logged out everywhere" in message for message in messages_of(response))
+
+
+@pytest.mark.django_db
+def test_retry_failed_deliveries(client, root, world, queued, django_capture_on_commit_callbacks):
+    acme, _globex = world
+    event = LogoutEvent.objects.create(
+        initiator="api", issuer=IDP, sub="alice", organization=acme, outcome=Outcome.FAILED
+    )
+    failed = Delivery.objects.create(
+        event=event,
+        application=acme.applications.get(name="wiki"),
+        state=DeliveryState.FAILED,
+        attempts=3,
+        last_status=400,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            changelist("logoutevent"),
+            {"action": "retry_failed_deliveries", "_selected_action": [event.pk]},
+            follow=True,
+        )
+
+    failed.refresh_from_db()
+    event.refresh_from_db()
+    assert (failed.state, failed.attempts) == (DeliveryState.PENDING, 0)
+    assert (event.outcome, event.completed_at) == (Outcome.PENDING, None)
+    assert queued == [event.pk]
+    assert "1 failed delivery queued again." in messages_of(response)
+
+
+@pytest.mark.django_db
+def test_org_admin_cannot_log_out_another_organization(client, world, make_org_admin, queued):
+    acme, globex = world
+    client.force_login(make_org_admin("alice-admin", acme))
+
+    client.post(
+        changelist("organization"),
+        {"action": "log_out_everyone", "_selected_action": [globex.pk], "confirm": "yes"},
+    )
+
+    assert not LogoutEvent.objects.exists()
+    assert TrackedSession.objects.live().filter(organization=globex).exists()
