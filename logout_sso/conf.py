@@ -119,6 +119,10 @@ def _pem_list(key: str, value: Any) -> list[str]:
     return [_pem(key, item) for item in value]
 
 
+def _optional_string(key: str, value: Any) -> str | None:
+    return None if value is None else _non_empty_string(key, value)
+
+
 def _optional_url(key: str, value: Any) -> str | None:
     return None if value is None else _check_url(key, value)
 
@@ -191,9 +195,11 @@ SETTINGS: dict[str, _Setting] = {
     "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
     "EXEMPT_PATHS": _Setting([], _string_list),
+    "HUB_CREDENTIAL": _Setting(None, _optional_string),
     "HUB_ISSUER": _Setting(None, _optional_url),
     "HUB_SIGNING_KEY": _Setting(None, _optional_pem),
     "HUB_SIGNING_KEYS_INACTIVE": _Setting([], _pem_list),
+    "HUB_URL": _Setting(None, _optional_url),
     "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(60, _seconds),
     "LOGOUT_TOKEN_MAX_AGE": _Setting(300, _seconds),
     "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
@@ -253,6 +259,18 @@ class AppSettings:
     def DELIVERY_READ_TIMEOUT(self) -> float:
         """Seconds to wait for an application's answer once connected."""
         return float(self._get("DELIVERY_READ_TIMEOUT"))
+
+    @property
+    def HUB_CREDENTIAL(self) -> str | None:
+        """This application's API credential at the hub (client mode)."""
+        value: str | None = self._get("HUB_CREDENTIAL")
+        return value
+
+    @property
+    def HUB_URL(self) -> str | None:
+        """The hub's session API, e.g. ``https://hub.example.com/sso/api/`` (client mode)."""
+        value: str | None = self._get("HUB_URL")
+        return value
 
     @property
     def HUB_ISSUER(self) -> str | None:

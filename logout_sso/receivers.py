@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from logout_sso import tasks
 from logout_sso.conf import app_settings
 from logout_sso.hub import outbox
 from logout_sso.models import LogoutEvent, LogoutPolicy, Organization
 from logout_sso.models.organizations import SLOMode
 from logout_sso.policies import forget_policy, get_policy
+from logout_sso.rp import hub_membership
 from logout_sso.sessions import end_organization_sessions
-from logout_sso.signals import logout_recorded
+from logout_sso.signals import logout_recorded, signed_in
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="logout_sso_create_policy")
@@ -58,3 +61,41 @@ def fan_out_for_logout_service(
         return
     if get_policy(event.organization_id).slo_mode == SLOMode.LOGOUT_SERVICE:
         outbox.fan_out(event)
+
+
+@receiver(signed_in, dispatch_uid="logout_sso_register_at_hub")
+def register_at_hub(
+    sender: type[Any], session_key: str, organization_id: int, **identity: Any
+) -> None:
+    """Client mode: the hub learns of the session once the sign-in committed."""
+    if hub_membership.enabled():
+        registration = hub_membership.registration(
+            session_key,
+            get_policy(organization_id),
+            issuer=identity["issuer"],
+            sub=identity["sub"],
+            sid=identity["sid"],
+        )
+        transaction.on_commit(partial(tasks.register_session_at_hub.delay, registration))
+
+
+@receiver(logout_recorded, dispatch_uid="logout_sso_tell_hub")
+def tell_hub(
+    sender: type[LogoutEvent], event: LogoutEvent, session_key: str | None = None, **kwargs: Any
+) -> None:
+    """Client mode: a logout here is reported to the hub when the organization uses the
+    logout service (so every application hears of it), else the session is just removed."""
+    if not hub_membership.enabled() or session_key is None or event.organization_id is None:
+        return
+    policy = get_policy(event.organization_id)
+    if policy.slo_mode == SLOMode.LOGOUT_SERVICE:
+        logout = {
+            "sub": event.sub,
+            "sid": event.sid,
+            "issuer": event.issuer,
+            "organization": hub_membership.organization_identifier(policy),
+        }
+        transaction.on_commit(partial(tasks.report_logout_to_hub.delay, logout))
+    else:
+        session_id = hub_membership.hub_session_id(session_key)
+        transaction.on_commit(partial(tasks.remove_session_at_hub.delay, session_id))

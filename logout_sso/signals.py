@@ -8,10 +8,16 @@ from django.dispatch import Signal
 #: Arguments: ``sender`` (the TrackedSession model), ``count`` (how many were ended).
 tracked_sessions_expired = Signal()
 
-#: Sent after a logout was recorded (RP-initiated, silent re-check failed, ...), once the local
-#: session has ended. The hub connects here to fan the logout out to other applications.
-#: Arguments: ``sender`` (the LogoutEvent model), ``event`` (the LogoutEvent).
+#: Sent after a logout was recorded (RP-initiated, silent re-check failed, IdP back-channel),
+#: once the local session has ended. The hub connects here to fan the logout out to the other
+#: applications. Arguments: ``sender`` (the LogoutEvent model), ``event`` (the LogoutEvent),
+#: ``session_key`` (of the session that ended, or None when several did).
 logout_recorded = Signal()
+
+#: Sent after a user signed in through OpenID Connect (or passed a silent re-check).
+#: Arguments: ``sender`` (the CallbackView class), ``request``, ``session_key``, ``issuer``,
+#: ``sub``, ``sid``, ``organization_id``.
+signed_in = Signal()
 
 #: Sent after a back-channel logout ended local sessions (none, if they were already gone).
 #: Arguments: ``sender`` (the LogoutEvent model), ``issuer``, ``sub`` and ``sid`` (empty string

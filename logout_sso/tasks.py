@@ -6,9 +6,13 @@ deliveries already claimed or done and sends nothing twice.
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
 
+from celery import Task, shared_task
+
+from logout_sso.client import HubError
 from logout_sso.hub import registry, sender
+from logout_sso.rp import hub_membership
 
 #: A retry due sooner than this is queued with a countdown (well under Redis' visibility
 #: timeout, so it never runs twice); later ones are left to the sweeper.
@@ -36,3 +40,32 @@ def send_due_deliveries() -> int:
     """The sweeper: send every delivery whose time has come, whether or not its message
     survived (schedule it with Celery beat, e.g. every 30 s)."""
     return sender.send_due()
+
+
+def _call_hub(task: Task, call: Any) -> Any:  # type: ignore[type-arg]
+    """Run a call to the hub; retry later (exponential backoff) when the hub is unreachable,
+    overloaded or failing; give up on an error retrying cannot fix."""
+    try:
+        return call()
+    except HubError as exc:
+        if not exc.transient:
+            raise
+        raise task.retry(exc=exc, countdown=min(300, 2**task.request.retries)) from exc
+
+
+@shared_task(name="logout_sso.register_session_at_hub", bind=True, max_retries=10)
+def register_session_at_hub(self: Task, registration: dict[str, Any]) -> None:  # type: ignore[type-arg]
+    """Client mode: tell the hub about a new session."""
+    _call_hub(self, lambda: hub_membership.hub_client().register_session(**registration))
+
+
+@shared_task(name="logout_sso.remove_session_at_hub", bind=True, max_retries=10)
+def remove_session_at_hub(self: Task, session_id: str) -> None:  # type: ignore[type-arg]
+    """Client mode: tell the hub a session ended here."""
+    _call_hub(self, lambda: hub_membership.hub_client().remove_session(session_id))
+
+
+@shared_task(name="logout_sso.report_logout_to_hub", bind=True, max_retries=10)
+def report_logout_to_hub(self: Task, logout: dict[str, Any]) -> None:  # type: ignore[type-arg]
+    """Client mode: the user logged out here; the hub logs them out everywhere."""
+    _call_hub(self, lambda: hub_membership.hub_client().report_logout(**logout))

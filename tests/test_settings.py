@@ -69,14 +69,12 @@ def test_returned_lists_are_copies(settings):
 
 
 def test_unknown_key_is_named_with_the_known_keys():
-    assert error_message(CACHE_ALAIS="default") == (
-        "LOGOUT_SSO has unknown key(s) 'CACHE_ALAIS'; known keys: CACHE_ALIAS, "
-        "DELIVERY_ALLOW_PRIVATE_ADDRESSES, DELIVERY_CONCURRENCY, DELIVERY_CONNECT_TIMEOUT, "
-        "DELIVERY_READ_TIMEOUT, END_SESSION_ENDPOINT, EXEMPT_PATHS, HUB_ISSUER, "
-        "HUB_SIGNING_KEY, HUB_SIGNING_KEYS_INACTIVE, LOGOUT_TOKEN_CLOCK_SKEW, "
-        "LOGOUT_TOKEN_MAX_AGE, LOGOUT_URL_BUILDER, ORGANIZATION_CLAIM, "
-        "ORGANIZATION_RESOLVER, POST_LOGOUT_REDIRECT_ALLOWLIST, TRUSTED_ISSUERS."
-    )
+    message = error_message(CACHE_ALAIS="default")
+
+    assert message.startswith("LOGOUT_SSO has unknown key(s) 'CACHE_ALAIS'; known keys: ")
+    known = message.split("known keys: ")[1].rstrip(".").split(", ")
+    assert known == sorted(known)
+    assert {"CACHE_ALIAS", "TRUSTED_ISSUERS", "HUB_ISSUER", "ORGANIZATION_RESOLVER"} <= set(known)
 
 
 def test_unknown_key_fails_any_access(settings):

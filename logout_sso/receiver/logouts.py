@@ -30,5 +30,5 @@ def end_sessions_of(token: LogoutToken) -> LogoutEvent:
     sessions_terminated.send(
         sender=LogoutEvent, issuer=token.issuer, sub=token.sub, sid=token.sid, count=count
     )
-    logout_recorded.send(sender=LogoutEvent, event=event)
+    logout_recorded.send(sender=LogoutEvent, event=event, session_key=None)
     return event

@@ -38,5 +38,5 @@ def end_local_session(request: HttpRequest, initiator: str) -> SignedIn | None:
         outcome=Outcome.COMPLETED,
         completed_at=now,
     )
-    logout_recorded.send(sender=LogoutEvent, event=event)
+    logout_recorded.send(sender=LogoutEvent, event=event, session_key=session_key)
     return signed_in

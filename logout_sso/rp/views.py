@@ -30,6 +30,7 @@ from logout_sso.rp.redirects import (
 from logout_sso.rp.resolvers import resolve_organization
 from logout_sso.rp.state import LoginAttempt, SignedIn, now
 from logout_sso.sessions import index_session, unindex_session
+from logout_sso.signals import signed_in
 
 logger = logging.getLogger(__name__)
 
@@ -135,12 +136,15 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         request.session.save()
         if previous_key != request.session.session_key:
             unindex_session(previous_key)
-        index_session(
-            request.session.session_key,
-            issuer=claims["iss"],
-            sub=claims["sub"],
-            sid=claims.get("sid", ""),
-            organization_id=self.attempt.organization_id,
+        identity = {
+            "issuer": claims["iss"],
+            "sub": claims["sub"],
+            "sid": claims.get("sid", ""),
+            "organization_id": self.attempt.organization_id,
+        }
+        index_session(request.session.session_key, **identity)
+        signed_in.send(
+            sender=type(self), request=request, session_key=request.session.session_key, **identity
         )
         return response
 

@@ -1,0 +1,119 @@
+"""A Python client of the hub's session API (``/sso/api/``), on requests, with timeouts.
+
+client = HubClient("https://hub.example.com/sso/api/", credential)
+client.register_session(sub="u1", session_id="abc", organization="acme")
+client.report_logout(sub="u1", organization="acme")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import requests
+
+DEFAULT_TIMEOUT = (3.05, 10.0)
+
+
+class HubError(Exception):
+    """The hub answered with an error (``status``, ``error``), or could not be reached
+    (``status`` None)."""
+
+    def __init__(self, status: int | None, error: str, description: str) -> None:
+        super().__init__(f"{status or 'unreachable'} {error}: {description}")
+        self.status, self.error, self.description = status, error, description
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying later: unreachable, overloaded or failing."""
+        return self.status is None or self.status == 429 or self.status >= 500
+
+
+class HubClient:
+    def __init__(
+        self,
+        api_url: str,
+        credential: str,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.headers = {"Authorization": f"Bearer {credential}"}
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self.session.request(
+                method,
+                urljoin(self.api_url, path),
+                json=body,
+                headers=self.headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise HubError(None, "unreachable", str(exc)) from exc
+        if response.status_code >= 400:
+            try:
+                data = response.json()
+            except ValueError:
+                data = {}
+            raise HubError(
+                response.status_code,
+                str(data.get("error", "error")),
+                str(data.get("error_description", response.text[:200])),
+            )
+        return response.json() if response.content else None
+
+    def register_session(
+        self,
+        *,
+        sub: str,
+        session_id: str,
+        organization: str,
+        sid: str = "",
+        issuer: str = "",
+        email: str = "",
+        expires_at: str | None = None,
+    ) -> dict[str, Any]:
+        """Tell the hub about a new session (idempotent)."""
+        body = {"sub": sub, "session_id": session_id, "organization": organization, "sid": sid}
+        body |= {key: value for key, value in (("issuer", issuer), ("email", email)) if value}
+        if expires_at:
+            body["expires_at"] = expires_at
+        result: dict[str, Any] = self._call("POST", "sessions/", body)
+        return result
+
+    def remove_session(self, session_id: str) -> bool:
+        """Tell the hub a session ended here; False if the hub did not know it."""
+        try:
+            self._call("DELETE", f"sessions/{quote(session_id, safe='')}/")
+        except HubError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def report_logout(
+        self, *, sub: str = "", sid: str = "", organization: str = "", issuer: str = ""
+    ) -> dict[str, Any]:
+        """Report that the user logged out here: the hub logs them out everywhere."""
+        body = {
+            key: value
+            for key, value in (
+                ("sub", sub),
+                ("sid", sid),
+                ("organization", organization),
+                ("issuer", issuer),
+            )
+            if value
+        }
+        result: dict[str, Any] = self._call("POST", "logouts/", body)
+        return result
+
+    def logout_event(self, event_id: int) -> dict[str, Any]:
+        """A logout event with each delivery's state."""
+        result: dict[str, Any] = self._call("GET", f"logouts/{event_id}/")
+        return result
