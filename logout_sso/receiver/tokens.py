@@ -21,6 +21,9 @@ from logout_sso.discovery import KeyNotFound, signing_key
 from logout_sso.receiver.issuers import jwks_uri, trusted_issuers
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: The size of the sub and sid columns of LocalSession and LogoutEvent: no session can have a
+#: longer one, and recording it would fail (PostgreSQL: DataError, a 500).
+MAX_SUB_SID_LENGTH = 255
 
 
 class InvalidLogoutToken(Exception):
@@ -109,8 +112,13 @@ def _check_rules(claims: dict[str, Any]) -> None:
             f"The events claim must be an object whose member {BACKCHANNEL_LOGOUT_EVENT} is "
             "a JSON object."
         )
-    if not _non_empty_string(claims, "sub") and not _non_empty_string(claims, "sid"):
+    sub, sid = _non_empty_string(claims, "sub"), _non_empty_string(claims, "sid")
+    if not sub and not sid:
         raise InvalidLogoutToken("The logout token names neither a sub nor a sid.")
+    if max(len(sub), len(sid)) > MAX_SUB_SID_LENGTH:
+        raise InvalidLogoutToken(
+            f"The sub and sid claims must be at most {MAX_SUB_SID_LENGTH} characters."
+        )
     if "nonce" in claims:
         raise InvalidLogoutToken("A logout token must not contain a nonce.")
     if not isinstance(claims["jti"], str) or not claims["jti"]:
