@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format migrations-check benchmark tox clean
+.PHONY: demo test lint format migrations-check benchmark bench tox clean
 
 # One virtualenv; each extra is installed once, again only when pyproject.toml changes.
 $(VENV)/.installed-%: pyproject.toml
@@ -32,7 +32,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 # Speed lives here, not in the tests: results in benchmarks/results.json, docs/benchmarks.md.
-benchmark: $(VENV)/.installed-test
+bench benchmark: $(VENV)/.installed-test
 	$(BIN)/pytest benchmarks -p tests.services -p tests.oidc_provider -p no:cacheprovider --liveserver 127.0.0.1 -s -q
 
 migrations-check: $(VENV)/.installed-test

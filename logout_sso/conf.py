@@ -190,7 +190,7 @@ class _Setting:
 SETTINGS: dict[str, _Setting] = {
     "CACHE_ALIAS": _Setting("default", _cache_alias),
     "DELIVERY_ALLOW_PRIVATE_ADDRESSES": _Setting(False, _boolean),
-    "DELIVERY_CONCURRENCY": _Setting(32, _positive_int),
+    "DELIVERY_CONCURRENCY": _Setting(100, _positive_int),
     "DELIVERY_CONNECT_TIMEOUT": _Setting(3.05, _timeout),
     "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),

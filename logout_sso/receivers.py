@@ -57,10 +57,22 @@ def fan_out_for_logout_service(
 ) -> None:
     """When this project is the hub (it has a signing key), a logout of a user of an
     organization whose policy is the logout service reaches every application."""
-    if not app_settings.HUB_SIGNING_KEY or event.organization_id is None:
+    if not app_settings.HUB_SIGNING_KEY:
         return
-    if get_policy(event.organization_id).slo_mode == SLOMode.LOGOUT_SERVICE:
-        outbox.fan_out(event)
+    # An IdP's back-channel logout names no organization when the hub itself held no session
+    # of the user: the organizations are those of the user's sessions in the applications.
+    candidates = (
+        [event.organization_id]
+        if event.organization_id is not None
+        else set(outbox.sessions_of(event).values_list("organization_id", flat=True))
+    )
+    organization_ids = [
+        organization_id
+        for organization_id in candidates
+        if get_policy(organization_id).slo_mode == SLOMode.LOGOUT_SERVICE
+    ]
+    if organization_ids:
+        outbox.fan_out(event, organization_ids)
 
 
 @receiver(signed_in, dispatch_uid="logout_sso_register_at_hub")

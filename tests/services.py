@@ -10,6 +10,7 @@ listening on a queue of its own so that concurrent test runs do not steal each o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,26 +97,39 @@ def redis_client(redis_url: str) -> redis.Redis:
     return client
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup: None,
-    django_db_blocker: Any,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+def forget_broker_connections() -> None:
+    """Drop the Celery app's pooled broker connections, so that the next message goes to the
+    broker configured now: a task queued before any broker was set leaves pools on Celery's
+    default (amqp://localhost), where messages and pings would vanish."""
+    celery_app._pool = None  # type: ignore[attr-defined]
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+@contextmanager
+def running_worker(
+    redis_url: str, database_name: str, log_dir: Path, overrides: dict[str, Any] | None = None
 ) -> Iterator[str]:
-    """A real Celery worker process on Redis and the test database, for the whole session;
-    yields its name. Tests use ``celery_worker``."""
+    """A real ``celery worker`` process (prefork) on Redis and the test database, with
+    tests.settings plus ``overrides`` (what a test's ``settings`` fixture cannot reach in
+    another process), on a queue of its own that its own retries go to too; yields its name.
+    The tests' Celery app routes there meanwhile."""
     queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     name = f"{queue}@{socket.gethostname()}"
-    with django_db_blocker.unblock():
-        database_name = str(connection.settings_dict["NAME"])
+    previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
     celery_app.conf.update(broker_url=redis_url, task_default_queue=queue)
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    forget_broker_connections()
+    celery_app.set_current()
+    log_path = log_dir / "worker.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CELERY_BROKER_URL": redis_url,
         "LOGOUT_SSO_TEST_DATABASE_NAME": database_name,
+        "LOGOUT_SSO_TEST_OVERRIDES": json.dumps(
+            {**(overrides or {}), "CELERY_TASK_DEFAULT_QUEUE": queue}
+        ),
     }
     command = [
         sys.executable, "-m", "celery", "--app", "tests.celery_app", "worker",
@@ -141,6 +156,28 @@ def celery_worker_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        celery_app.conf.update(previous)
+        forget_broker_connections()
+
+
+def database_name(django_db_blocker: Any) -> str:
+    with django_db_blocker.unblock():
+        return str(connection.settings_dict["NAME"])
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A real Celery worker process on Redis and the test database with tests.settings, for
+    the whole session; yields its name. Tests use ``celery_worker``."""
+    with running_worker(
+        redis_url, database_name(django_db_blocker), tmp_path_factory.mktemp("celery")
+    ) as name:
+        yield name
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ database); PostgreSQL or any other database when ``DATABASE_URL`` says so.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -83,3 +84,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The suite's cache is per-process on purpose (fast, no server); test_checks covers W002.
 SILENCED_SYSTEM_CHECKS = ["logout_sso.W002"]
+
+# A Celery worker process started by the fixtures gets the test's settings this way (see
+# tests.services.running_worker): a JSON object of setting names and values.
+globals().update(json.loads(os.environ.get("LOGOUT_SSO_TEST_OVERRIDES", "{}")))

@@ -18,6 +18,10 @@ class BlockedDestination(Exception):
     """The URI resolves to an address the hub must not send to."""
 
 
+class UnresolvedDestination(Exception):
+    """The URI's host name does not resolve, for now: worth another attempt."""
+
+
 def check_destination(url: str) -> None:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -25,7 +29,7 @@ def check_destination(url: str) -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise BlockedDestination(f"{host} does not resolve: {exc}") from exc
+        raise UnresolvedDestination(f"{host} does not resolve: {exc}") from exc
     if app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES:
         return
     for info in infos:

@@ -155,7 +155,10 @@ def register_session(request: HttpRequest, application: Application) -> JsonResp
     body = json_body(request)
     expires_at = None
     if body.get("expires_at") is not None:
-        expires_at = parse_datetime(text(body, "expires_at"))
+        try:
+            expires_at = parse_datetime(text(body, "expires_at"))
+        except ValueError:  # Well formed but impossible, such as February 30.
+            expires_at = None
         if expires_at is None or expires_at.tzinfo is None:
             raise ApiError(400, "invalid_request", "expires_at must be an ISO 8601 time with zone.")
     session, created = TrackedSession.objects.get_or_create(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
@@ -42,9 +43,14 @@ def thumbprint(jwk: dict[str, str]) -> str:
 
 
 @lru_cache(maxsize=16)
-def load_key(pem: str) -> SigningKey:
+def load_key(pem: str, setting: str = "HUB_SIGNING_KEY") -> SigningKey:
     """Parse a PEM private key (RSA: RS256; EC P-256: ES256). Cached: parsing costs ms."""
-    private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    try:
+        private_key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ImproperlyConfigured(
+            f'LOGOUT_SSO["{setting}"] is not a readable, unencrypted PEM private key: {exc}'
+        ) from exc
     jwk: dict[str, str]
     if isinstance(private_key, rsa.RSAPrivateKey):
         algorithm = "RS256"
@@ -55,7 +61,9 @@ def load_key(pem: str) -> SigningKey:
         algorithm = "ES256"
         jwk = dict(ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True))
     else:
-        raise ImproperlyConfigured("Hub signing keys must be RSA or EC P-256 private keys.")
+        raise ImproperlyConfigured(
+            f'LOGOUT_SSO["{setting}"]: hub signing keys must be RSA or EC P-256 private keys.'
+        )
     kid = thumbprint(jwk)
     return SigningKey(
         kid=kid,
@@ -77,5 +85,9 @@ def active_key() -> SigningKey:
 
 def published_jwks() -> dict[str, list[dict[str, str]]]:
     """The public keys of the active and inactive signing keys."""
-    pems = [app_settings.HUB_SIGNING_KEY, *app_settings.HUB_SIGNING_KEYS_INACTIVE]
-    return {"keys": [load_key(pem).public_jwk for pem in pems if pem]}
+    active = app_settings.HUB_SIGNING_KEY
+    keys = [load_key(active)] if active else []
+    keys += [
+        load_key(pem, "HUB_SIGNING_KEYS_INACTIVE") for pem in app_settings.HUB_SIGNING_KEYS_INACTIVE
+    ]
+    return {"keys": [key.public_jwk for key in keys]}

@@ -30,11 +30,14 @@ def sessions_of(event: LogoutEvent) -> Any:
 
 
 @transaction.atomic
-def fan_out(event: LogoutEvent) -> list[Delivery]:
-    """Deliveries of ``event`` to every enabled application holding one of its sessions; the
-    sessions are marked ended and the sending is queued once the transaction commits."""
+def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> list[Delivery]:
+    """Deliveries of ``event`` to every enabled application holding one of its sessions (in
+    those organizations, if given); the sessions are marked ended and the sending is queued
+    once the transaction commits."""
     now = timezone.now()
     sessions = sessions_of(event)
+    if organization_ids is not None:
+        sessions = sessions.filter(organization_id__in=organization_ids)
     applications = (
         Application.objects.enabled()
         .filter(pk__in=sessions.values("application_id"))

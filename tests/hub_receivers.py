@@ -1,0 +1,460 @@
+"""Helpers for the hub's tests: scripted back-channel logout receivers on loopback, the hub's
+signing keys and settings, a server for its JWKS, token verification by two JOSE
+implementations, and a Celery worker process that runs with the hub's settings.
+
+Its fixtures are offered to a test module by naming them there:
+``hub_settings = hub_receivers.hub_settings``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings as django_settings
+from django.core.cache import caches
+from django.test import RequestFactory, override_settings
+from django.urls import resolve, reverse
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from logout_sso.models import Application, Organization, TrackedSession
+from logout_sso.receiver.tokens import LogoutToken, validate
+from tests.celery_app import app as celery_app
+from tests.services import database_name, free_port, running_worker, wait_for
+
+HUB_ISSUER = "https://hub.example.com/"
+IDP_ISSUER = "https://idp.example.com/"
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+# --- Receivers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How a receiver answers one request: after ``delay`` seconds, ``status`` with
+    ``headers`` and ``body``."""
+
+    status: int = 200
+    delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+
+
+def slow(delay: float, status: int = 200) -> Answer:
+    return Answer(status=status, delay=delay)
+
+
+def too_many_requests(retry_after: str) -> Answer:
+    return Answer(status=429, headers=(("Retry-After", retry_after),), body="slow down")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request a receiver got."""
+
+    at: float  # time.monotonic() when it arrived, before any scripted delay
+    method: str
+    path: str
+    content_type: str
+    logout_tokens: tuple[str, ...]
+    status: int  # what the receiver answered
+
+    @property
+    def logout_token(self) -> str:
+        assert len(self.logout_tokens) == 1, self.logout_tokens
+        return self.logout_tokens[0]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, receiver: Receiver) -> None:
+        self.receiver = receiver
+        super().__init__(("127.0.0.1", port), _ReceiverHandler)
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        arrived = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        content_type = self.headers.get("Content-Type", "")
+        tokens = tuple(parse_qs(body).get("logout_token", []))
+        answer = self.server.receiver.record(arrived, "POST", self.path, content_type, tokens)
+        if answer.delay:
+            time.sleep(answer.delay)  # The scripted slowness of this application.
+        payload = answer.body.encode()
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class Receiver:
+    """An application's back-channel logout endpoint: a real threaded HTTP server on loopback.
+
+    It answers request *n* with ``answers[n]`` (an :class:`Answer` or a bare status), the last
+    one again once the script runs out, and records every request with its ``logout_token``.
+    ``listening=False`` reserves a port without listening on it: the application is down until
+    :meth:`start` (or :meth:`start_after`) brings it up. Thread-safe.
+    """
+
+    def __init__(self, answers: Sequence[Answer | int] = (200,), *, listening: bool = True):
+        self._answers = [
+            answer if isinstance(answer, Answer) else Answer(status=answer) for answer in answers
+        ] or [Answer()]
+        self._lock = threading.Lock()
+        self._received: list[Received] = []
+        self._server: _Server | None = None
+        self._timer: threading.Timer | None = None
+        self.started_at: float | None = None
+        if listening:
+            self._listen(0)
+        else:
+            self.port = free_port()
+
+    def _listen(self, port: int) -> None:
+        server = _Server(port, self)
+        self.port = int(server.server_address[1])
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        with self._lock:
+            self._server = server
+            self.started_at = time.monotonic()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/backchannel-logout"
+
+    def start(self) -> None:
+        """Begin listening (on the reserved port) if not yet listening."""
+        if self._server is None:
+            self._listen(self.port)
+
+    def start_after(self, seconds: float) -> None:
+        """Come up ``seconds`` from now."""
+        self._timer = threading.Timer(seconds, self.start)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def record(
+        self, at: float, method: str, path: str, content_type: str, tokens: tuple[str, ...]
+    ) -> Answer:
+        """Store one request and return the scripted answer to it."""
+        with self._lock:
+            answer = self._answers[min(len(self._received), len(self._answers) - 1)]
+            self._received.append(Received(at, method, path, content_type, tokens, answer.status))
+            return answer
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    @property
+    def tokens(self) -> list[str]:
+        return [request.logout_token for request in self.received]
+
+    def wait_for_requests(self, count: int, timeout: float = 20) -> list[Received]:
+        wait_for(
+            lambda: len(self.received) >= count,
+            timeout,
+            f"{self.url} did not receive {count} request(s), only {len(self.received)}",
+        )
+        return self.received
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[..., Receiver]]:
+    """A factory of :class:`Receiver`; every one is closed after the test."""
+    made: list[Receiver] = []
+
+    def make(answers: Sequence[Answer | int] = (200,), *, listening: bool = True) -> Receiver:
+        receiver = Receiver(answers, listening=listening)
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+# --- A JSON document server (the hub's JWKS, as receivers fetch it) --------------------------
+
+
+class _JsonHandler(BaseHTTPRequestHandler):
+    server: _JsonServer
+
+    def do_GET(self) -> None:
+        status, payload = self.server.document()
+        with self.server.lock:
+            self.server.requests += 1
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _JsonServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, document: Callable[[], tuple[int, Any]]) -> None:
+        self.document = document
+        self.lock = threading.Lock()
+        self.requests = 0
+        super().__init__(("127.0.0.1", 0), _JsonHandler)
+
+
+class JsonServer:
+    """Serves whatever ``document()`` returns, as JSON, at any path; counts the requests."""
+
+    def __init__(self, document: Callable[[], tuple[int, Any]]) -> None:
+        self._server = _JsonServer(document)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sso/jwks/"
+
+    @property
+    def requests(self) -> int:
+        with self._server.lock:
+            return self._server.requests
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def hub_jwks_document() -> tuple[int, Any]:
+    """What the hub's ``logout_sso:jwks`` view answers now."""
+    path = reverse("logout_sso:jwks")
+    response = resolve(path).func(RequestFactory().get(path))
+    return response.status_code, json.loads(response.content)
+
+
+@pytest.fixture
+def hub_jwks() -> Iterator[JsonServer]:
+    """The hub's JWKS view served over HTTP (live: it follows the settings of the moment), with
+    the receivers' key cache emptied."""
+    caches["default"].clear()
+    server = JsonServer(hub_jwks_document)
+    yield server
+    server.close()
+    caches["default"].clear()
+
+
+# --- Keys and settings -----------------------------------------------------------------------
+
+
+def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def rsa_private_key_pem() -> str:
+    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def ec_private_key_pem() -> str:
+    return _pem(ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.fixture(scope="session")
+def hub_rsa_pem() -> str:
+    """The hub's RSA signing key (PEM) for the test session."""
+    return rsa_private_key_pem()
+
+
+@pytest.fixture(scope="session")
+def hub_ec_pem() -> str:
+    """An EC P-256 signing key (PEM) for the test session."""
+    return ec_private_key_pem()
+
+
+def hub_logout_sso(pem: str, **extra: Any) -> dict[str, Any]:
+    """``LOGOUT_SSO`` of a hub signing with ``pem`` that may send to loopback receivers."""
+    return {
+        "HUB_ISSUER": HUB_ISSUER,
+        "HUB_SIGNING_KEY": pem,
+        "DELIVERY_ALLOW_PRIVATE_ADDRESSES": True,
+        **extra,
+    }
+
+
+@pytest.fixture
+def hub_settings(settings: SettingsWrapper, hub_rsa_pem: str) -> SettingsWrapper:
+    """This project is the hub: it signs with ``hub_rsa_pem`` and its users sign in at the
+    IdP ``IDP_ISSUER``."""
+    settings.LOGOUT_SSO = hub_logout_sso(hub_rsa_pem)
+    settings.OIDC_OP_ISSUER = IDP_ISSUER
+    return settings
+
+
+# --- Verifying logout tokens -----------------------------------------------------------------
+
+
+def trusted_hub(
+    audience: str, jwks_uri: str, algorithms: Sequence[str] = ("RS256",)
+) -> dict[str, Any]:
+    """A ``TRUSTED_ISSUERS`` item of an application that trusts the hub."""
+    return {
+        "issuer": HUB_ISSUER,
+        "jwks_uri": jwks_uri,
+        "audience": audience,
+        "algorithms": list(algorithms),
+        "subject_issuer": IDP_ISSUER,
+    }
+
+
+def validate_as_receiver(
+    token: str, *, audience: str, jwks_uri: str, algorithms: Sequence[str] = ("RS256",)
+) -> LogoutToken:
+    """Validate ``token`` with logout_sso's own receiver, configured as application
+    ``audience`` trusting the hub whose keys are at ``jwks_uri``."""
+    current = dict(getattr(django_settings, "LOGOUT_SSO", {}))
+    current["TRUSTED_ISSUERS"] = [trusted_hub(audience, jwks_uri, algorithms)]
+    with override_settings(LOGOUT_SSO=current):
+        return validate(token)
+
+
+def decode_with_joserfc(
+    token: str, jwks: dict[str, Any], *, audience: str, algorithms: Sequence[str] = ("RS256",)
+) -> jose_jwt.Token:
+    """Verify ``token`` with joserfc (a second JOSE implementation) against the key set."""
+    decoded = jose_jwt.decode(token, KeySet.import_key_set(jwks), algorithms=list(algorithms))  # type: ignore[arg-type]
+    jose_jwt.JWTClaimsRegistry(
+        leeway=60,
+        iss={"essential": True, "value": HUB_ISSUER},
+        aud={"essential": True, "value": audience},
+        iat={"essential": True},
+        exp={"essential": True},
+        jti={"essential": True},
+    ).validate(decoded.claims)
+    return decoded
+
+
+# --- Hub data --------------------------------------------------------------------------------
+
+
+def hub_policy(organization: Organization, **fields: Any) -> Organization:
+    """Put ``organization`` on the logout service, with quick retries (tests finish fast)."""
+    fields = {
+        "slo_mode": "logout_service",
+        "delivery_backoff_seconds": 1,
+        "delivery_backoff_max_seconds": 1,
+        **fields,
+    }
+    policy = organization.logout_policy
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.save()
+    return organization
+
+
+def register_application(
+    name: str, *organizations: Organization, uri: str = "", **fields: Any
+) -> tuple[Application, str]:
+    """An application of ``organizations`` and its API credential."""
+    fields.setdefault("client_id", f"{name}-client")
+    application, credential = Application.objects.create_with_credential(
+        name=name, backchannel_logout_uri=uri, **fields
+    )
+    application.organizations.set(organizations)
+    return application, credential
+
+
+def track_session(
+    application: Application,
+    organization: Organization,
+    sub: str,
+    *,
+    sid: str = "",
+    session_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> TrackedSession:
+    """A live session of ``sub`` in ``application``, as the application registered it."""
+    return TrackedSession.objects.create(
+        application=application,
+        organization=organization,
+        issuer=IDP_ISSUER,
+        sub=sub,
+        sid=sid,
+        session_id=session_id or f"{application.name}-{uuid.uuid4().hex[:8]}",
+        expires_at=expires_at,
+    )
+
+
+# --- A Celery worker with the hub's settings -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubWorker:
+    name: str
+    queue: str
+
+
+@pytest.fixture(scope="module")
+def hub_worker_process(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    redis_url: str,
+    hub_rsa_pem: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[HubWorker]:
+    """A real Celery worker process on Redis and the test database whose settings are those
+    of ``hub_settings``, for a test module. Tests use ``hub_worker``."""
+    overrides = {"LOGOUT_SSO": hub_logout_sso(hub_rsa_pem), "OIDC_OP_ISSUER": IDP_ISSUER}
+    with running_worker(
+        redis_url,
+        database_name(django_db_blocker),
+        tmp_path_factory.mktemp("hub-worker"),
+        overrides,
+    ) as name:
+        yield HubWorker(name=name, queue=celery_app.conf.task_default_queue)
+
+
+@pytest.fixture
+def hub_worker(hub_worker_process: HubWorker) -> HubWorker:
+    """The hub's worker, with the tests' Celery app current and routing to it:
+    ``deliver_event.delay()`` goes to it, and so do the retries it queues itself. Tests using
+    it must commit their data: ``@pytest.mark.django_db(transaction=True)``."""
+    celery_app.set_current()
+    celery_app.conf.task_default_queue = hub_worker_process.queue
+    return hub_worker_process

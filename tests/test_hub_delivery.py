@@ -1,0 +1,590 @@
+"""Fan-out: a logout reported to the hub reaches every application, through a real Celery worker
+process on Redis, over HTTP, to real threaded receivers on loopback.
+
+The worker is ``hub_worker``: a real ``celery worker`` process like the ``celery_worker`` of
+tests/services.py, but started with the hub's settings (its signing key, issuer, loopback
+receivers allowed), which a worker process cannot take from this process's ``settings``
+fixture, and publishing its own retries to the queue it listens on.
+
+Retries use the organization's policy with one-second delays so that the tests finish fast.
+The sweeper and the address checks run in this process (``send_due()``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from jwt.algorithms import RSAAlgorithm
+
+from logout_sso import tasks
+from logout_sso.hub import sender
+from logout_sso.hub.outbox import record_logout
+from logout_sso.models import (
+    Application,
+    Delivery,
+    LocalSession,
+    LogoutEvent,
+    LogoutPolicy,
+    Organization,
+)
+from tests import hub_receivers
+from tests.hub_receivers import (
+    BACKCHANNEL_LOGOUT_EVENT,
+    IDP_ISSUER,
+    Answer,
+    JsonServer,
+    Receiver,
+    decode_with_joserfc,
+    hub_jwks_document,
+    hub_policy,
+    register_application,
+    slow,
+    too_many_requests,
+    track_session,
+    validate_as_receiver,
+)
+from tests.services import wait_for
+
+hub_settings = hub_receivers.hub_settings
+hub_rsa_pem = hub_receivers.hub_rsa_pem
+hub_jwks = hub_receivers.hub_jwks
+receivers = hub_receivers.receivers
+hub_worker_process = hub_receivers.hub_worker_process
+hub_worker = hub_receivers.hub_worker
+
+SETTLE_SECONDS = 30
+
+
+@dataclass
+class Hub:
+    """The hub as an operator set it up: organization ``acme`` on the logout service, the
+    ``portal`` application that reports logouts, and applications holding sessions of
+    ``user-1``."""
+
+    acme: Organization
+    portal_credential: str
+
+    def application(self, name: str, receiver: Receiver | str) -> Application:
+        """An application of acme, with a live session of user-1, receiving at ``receiver``."""
+        uri = receiver if isinstance(receiver, str) else receiver.url
+        application, _ = register_application(name, self.acme, uri=uri)
+        track_session(application, self.acme, "user-1", sid="sid-1")
+        return application
+
+    def report_logout(self, sub: str = "user-1") -> int:
+        """``portal`` reports that the user logged out; the event's id."""
+        response = Client().post(
+            "/sso/api/logouts/",
+            {"sub": sub, "organization": "acme"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {self.portal_credential}",
+        )
+        assert response.status_code == 202, response.content
+        event_id: int = response.json()["event"]
+        return event_id
+
+    def read_event(self, event_id: int) -> dict[str, Any]:
+        """The event as ``portal`` reads it from the API."""
+        response = Client().get(
+            f"/sso/api/logouts/{event_id}/",
+            HTTP_AUTHORIZATION=f"Bearer {self.portal_credential}",
+        )
+        assert response.status_code == 200, response.content
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def hub(hub_settings: Any, db: None) -> Hub:
+    acme = hub_policy(Organization.objects.create(slug="acme", name="Acme"))
+    _portal, credential = register_application("portal", acme)
+    return Hub(acme=acme, portal_credential=credential)
+
+
+def settled(event_id: int, timeout: float = SETTLE_SECONDS) -> LogoutEvent:
+    """The event once every delivery is delivered or failed for good."""
+
+    def completed() -> LogoutEvent | None:
+        event = LogoutEvent.objects.get(pk=event_id)
+        return event if event.completed_at is not None else None
+
+    event: LogoutEvent = wait_for(completed, timeout, f"logout event {event_id} did not settle")
+    return event
+
+
+def delivery_to(application: Application) -> Delivery:
+    return Delivery.objects.get(application=application)
+
+
+@contextmanager
+def messages_lost(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Within: the "go" message of a recorded logout never reaches any worker."""
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.deliver_event, "delay", lambda event_id: None)
+        yield
+
+
+def record_user_logout(organization: Organization) -> LogoutEvent:
+    return record_logout(
+        initiator="admin", issuer=IDP_ISSUER, sub="user-1", organization=organization
+    )
+
+
+# --- Fan-out through the worker --------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_logout_reaches_every_application_at_once(hub, hub_worker, receivers):
+    fast, lazy, quick = receivers([200]), receivers([slow(0.5)]), receivers([200])
+    for name, receiver in (("wiki", fast), ("billing", lazy), ("crm", quick)):
+        hub.application(name, receiver)
+
+    event = settled(hub.report_logout())
+
+    assert event.outcome == "completed"
+    assert [(d.state, d.attempts, d.last_status) for d in Delivery.objects.all()] == [
+        ("delivered", 1, 200)
+    ] * 3
+    arrivals = [receiver.received[0].at for receiver in (fast, lazy, quick)]
+    assert max(arrivals) - min(arrivals) < 0.4, "the slow application delayed the others"
+    assert [len(receiver.received) for receiver in (fast, lazy, quick)] == [1, 1, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_application_gets_one_valid_token_for_its_client_id(
+    hub, hub_worker, receivers, hub_jwks
+):
+    by_application = {
+        hub.application(name, receiver): receiver
+        for name, receiver in (("wiki", receivers()), ("billing", receivers()))
+    }
+
+    settled(hub.report_logout())
+
+    jwks = hub_jwks_document()[1]
+    for application, receiver in by_application.items():
+        [request] = receiver.received
+        assert request.content_type == "application/x-www-form-urlencoded"
+        token = request.logout_token
+        accepted = validate_as_receiver(
+            token, audience=application.client_id, jwks_uri=hub_jwks.url
+        )
+        assert (accepted.issuer, accepted.sub) == (IDP_ISSUER, "user-1")
+        decoded = decode_with_joserfc(token, jwks, audience=application.client_id)
+        assert decoded.header["typ"] == "logout+jwt"
+        assert "nonce" not in decoded.claims
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fast_applications_latency_is_their_own(hub, hub_worker, receivers):
+    fast = hub.application("wiki", receivers([200]))
+    lazy = hub.application("billing", receivers([slow(0.6)]))
+
+    settled(hub.report_logout())
+
+    fast_latency = delivery_to(fast).latency_ms
+    slow_latency = delivery_to(lazy).latency_ms
+    assert fast_latency is not None
+    assert slow_latency is not None
+    assert slow_latency >= 600
+    assert fast_latency < slow_latency - 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_server_error_then_success_is_delivered_on_the_second_attempt(
+    hub, hub_worker, receivers, hub_jwks
+):
+    receiver = receivers([500, 200])
+    application = hub.application("wiki", receiver)
+
+    event = settled(hub.report_logout())
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 2, 200)
+    assert event.outcome == "completed"
+    assert [request.status for request in receiver.received] == [500, 200]
+    accepted = [
+        validate_as_receiver(token, audience="wiki-client", jwks_uri=hub_jwks.url)
+        for token in receiver.tokens
+    ]
+    assert accepted[0].jti != accepted[1].jti, "each attempt signs a fresh token"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_too_many_requests_is_retried_after_retry_after(hub, hub_worker, receivers):
+    # A backoff of 10 s would retry after 5 to 10 s: a retry after about 1 s is Retry-After's.
+    hub_policy(hub.acme, delivery_backoff_seconds=10, delivery_backoff_max_seconds=10)
+    receiver = receivers([too_many_requests("1"), 200])
+    application = hub.application("wiki", receiver)
+
+    settled(hub.report_logout())
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts) == ("delivered", 2)
+    first, second = receiver.received
+    assert 0.9 <= second.at - first.at < 4
+
+
+@pytest.mark.parametrize(
+    ("others", "outcome"), [([], "failed"), ([200], "partial")], ids=["alone", "with-another"]
+)
+@pytest.mark.django_db(transaction=True)
+def test_rejected_token_fails_at_once(hub, hub_worker, receivers, others, outcome):
+    rejecting = receivers([Answer(status=400, body='{"error": "invalid_request"}')])
+    application = hub.application("wiki", rejecting)
+    for index, status in enumerate(others):
+        hub.application(f"other-{index}", receivers([status]))
+
+    event = settled(hub.report_logout())
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 1, 400)
+    assert '{"error": "invalid_request"}' in delivery.last_error
+    assert delivery.next_attempt_at is None
+    assert len(rejecting.received) == 1
+    assert event.outcome == outcome
+    assert event.completed_at is not None
+    assert event.completed_at >= event.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_down_then_up_is_delivered(hub, hub_worker, receivers):
+    receiver = receivers(listening=False)
+    application = hub.application("wiki", receiver)
+
+    event_id = hub.report_logout()
+    receiver.start_after(1.5)
+    event = settled(event_id)
+
+    delivery = delivery_to(application)
+    assert delivery.state == "delivered"
+    assert delivery.attempts >= 2
+    assert len(receiver.received) == 1
+    assert receiver.started_at is not None
+    assert receiver.received[0].at >= receiver.started_at
+    assert event.outcome == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_disabled_before_delivery_fails_without_a_request(
+    hub, hub_worker, receivers, monkeypatch
+):
+    receiver = receivers()
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch):
+        event_id = hub.report_logout()
+    Application.objects.filter(pk=application.pk).update(enabled=False)
+
+    tasks.deliver_event.delay(event_id)
+    event = settled(event_id)
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    assert "disabled" in delivery.last_error
+    assert event.outcome == "failed"
+    assert receiver.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_read_from_the_api_shows_the_outcome(hub, hub_worker, receivers):
+    hub.application("wiki", receivers([200]))
+    hub.application("billing", receivers([Answer(status=400, body="unknown client")]))
+
+    event_id = hub.report_logout()
+    settled(event_id)
+    body = hub.read_event(event_id)
+
+    assert body["outcome"] == "partial"
+    assert body["completed_at"] is not None
+    assert [
+        (d["application"], d["state"], d["attempts"], d["last_status"]) for d in body["deliveries"]
+    ] == [("billing", "failed", 1, 400), ("wiki", "delivered", 1, 200)]
+    assert body["deliveries"][0]["last_error"] == "unknown client"
+    assert body["deliveries"][1]["latency_ms"] >= 0
+
+
+# --- Logouts the hub hears from the IdP ------------------------------------------------------
+
+
+@pytest.fixture
+def idp(hub_settings: Any, hub_rsa_pem: str) -> Iterator[Callable[..., str]]:
+    """The IdP, trusted by the hub for back-channel logout: a function that signs its logout
+    tokens."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = {**RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": "idp-1", "use": "sig"}
+    server = JsonServer(lambda: (200, {"keys": [jwk]}))
+    trusted = {"issuer": IDP_ISSUER, "jwks_uri": server.url, "audience": "hub-client"}
+    hub_settings.LOGOUT_SSO = {**hub_settings.LOGOUT_SSO, "TRUSTED_ISSUERS": [trusted]}
+    caches["default"].clear()
+
+    def sign(**claims: Any) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": IDP_ISSUER,
+            "aud": "hub-client",
+            "iat": now,
+            "exp": now + 120,
+            "jti": uuid.uuid4().hex,
+            "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+            **claims,
+        }
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "idp-1"})
+
+    yield sign
+    server.close()
+    caches["default"].clear()
+
+
+def idp_backchannel_logout(token: str) -> int:
+    response = Client().post(
+        "/sso/backchannel-logout/",
+        urlencode({"logout_token": token}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    return response.status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_idp_logout_of_a_user_signed_in_at_the_hub_too_reaches_the_applications(
+    hub, idp, monkeypatch
+):
+    wiki = hub.application("wiki", "https://wiki.example.com/bcl")
+    LocalSession.objects.create(
+        session_key="hub-session",
+        issuer=IDP_ISSUER,
+        sub="user-1",
+        sid="sid-1",
+        organization=hub.acme,
+    )
+
+    with messages_lost(monkeypatch):
+        assert idp_backchannel_logout(idp(sub="user-1", sid="sid-1")) == 200
+
+    assert [delivery.application for delivery in Delivery.objects.all()] == [wiki]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_idp_logout_of_a_user_signed_in_only_in_applications_reaches_them(hub, idp, monkeypatch):
+    wiki = hub.application("wiki", "https://wiki.example.com/bcl")
+
+    with messages_lost(monkeypatch):
+        assert idp_backchannel_logout(idp(sub="user-1", sid="sid-1")) == 200
+
+    assert [delivery.application for delivery in Delivery.objects.all()] == [wiki]
+
+
+# --- The sweeper (in this process) -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_sends_a_delivery_whose_message_was_lost(hub, receivers, monkeypatch):
+    receiver = receivers()
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch):
+        event = record_user_logout(hub.acme)
+    assert delivery_to(application).state == "pending"
+
+    delivered = sender.send_due()
+
+    assert delivered == 1
+    assert len(receiver.received) == 1
+    assert delivery_to(application).state == "delivered"
+    event.refresh_from_db()
+    assert event.outcome == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_leaves_deliveries_not_yet_due(hub, receivers, monkeypatch):
+    receiver = receivers()
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+    Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert sender.send_due() == 0
+    assert receiver.received == []
+    assert delivery_to(application).state == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_at_once_deliver_once(hub, receivers, monkeypatch):
+    receiver = receivers([slow(0.3)])
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+    start = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def sweep() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(sender.send_due())
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(results) == [0, 1]
+    assert len(receiver.received) == 1
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
+
+
+# --- Where the hub may send (SSRF) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "named"),
+    [
+        ("127.0.0.1", r"127\.0\.0\.1 resolves to 127\.0\.0\.1,"),
+        ("localhost", r"localhost resolves to (127\.0\.0\.1|::1),"),
+        ("169.254.169.254", r"169\.254\.169\.254 resolves to 169\.254\.169\.254,"),
+    ],
+    ids=["loopback-address", "localhost", "cloud-metadata"],
+)
+@pytest.mark.django_db(transaction=True)
+def test_private_destination_fails_for_good_without_a_request(
+    hub, hub_settings, receivers, monkeypatch, host, named
+):
+    hub_settings.LOGOUT_SSO = {
+        **hub_settings.LOGOUT_SSO,
+        "DELIVERY_ALLOW_PRIVATE_ADDRESSES": False,
+    }
+    receiver = receivers()
+    uri = receiver.url.replace("127.0.0.1", host)
+    application = hub.application("wiki", uri)
+    with messages_lost(monkeypatch):
+        event = record_user_logout(hub.acme)
+
+    assert sender.send_due() == 0
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 1, None)
+    assert re.search(named, delivery.last_error), delivery.last_error
+    assert "not a public address" in delivery.last_error
+    assert receiver.received == []
+    event.refresh_from_db()
+    assert event.outcome == "failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_private_destination_is_allowed_by_the_setting(hub, receivers, monkeypatch):
+    receiver = receivers()
+    hub.application("wiki", receiver.url.replace("127.0.0.1", "localhost"))
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+
+    assert sender.send_due() == 1
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_absurd_retry_after_delays_one_application_only(hub, receivers, monkeypatch):
+    limited = hub.application("analytics", receivers([too_many_requests("99999999999999")]))
+    billing = hub.application("billing", receivers([200]))
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+
+    assert sender.send_due() == 1
+
+    assert delivery_to(billing).state == "delivered"
+    delivery = delivery_to(limited)
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("pending", 1, 429)
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at <= timezone.now() + timedelta(days=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_name_that_does_not_resolve_is_retried_later(hub, monkeypatch):
+    application = hub.application("wiki", "https://logout.does-not-resolve.invalid/bcl")
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+
+    assert sender.send_due() == 0
+
+    delivery = delivery_to(application)
+    assert (delivery.state, delivery.attempts) == ("pending", 1)
+    assert "logout.does-not-resolve.invalid does not resolve" in delivery.last_error
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at > timezone.now()
+
+
+# --- Retry timing ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),
+    [(1, 1, 2), (2, 2, 4), (3, 4, 8), (8, 128, 256), (9, 150, 300), (40, 150, 300)],
+)
+def test_backoff_doubles_with_jitter_up_to_the_ceiling(attempts, low, high):
+    policy = LogoutPolicy(delivery_backoff_seconds=2, delivery_backoff_max_seconds=300)
+
+    delays = [sender.backoff_seconds(policy, attempts) for _ in range(200)]
+
+    assert all(low <= delay <= high for delay in delays)
+    assert len(set(delays)) > 1, "no jitter"
+
+
+def test_backoff_without_a_policy_uses_the_defaults():
+    delays = [sender.backoff_seconds(None, 1) for _ in range(50)]
+
+    assert all(1 <= delay <= 2 for delay in delays)
+
+
+def response_with_retry_after(value: str | None) -> str | None:
+    """The Retry-After header value as the sender reads it off a response."""
+    return value
+
+
+def test_retry_after_in_seconds_is_read():
+    assert sender.retry_after(response_with_retry_after("120")) == 120.0
+
+
+def test_retry_after_as_an_http_date_is_read():
+    when = timezone.now() + timedelta(seconds=30)
+
+    seconds = sender.retry_after(response_with_retry_after(format_datetime(when, usegmt=True)))
+
+    assert seconds is not None
+    assert 28 <= seconds <= 30
+
+
+@pytest.mark.parametrize("value", ["99999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_retry_after_is_capped_at_a_day(value):
+    assert sender.retry_after(response_with_retry_after(value)) == 24 * 60 * 60
+
+
+def test_retry_after_in_the_past_means_now():
+    when = timezone.now() - timedelta(minutes=5)
+
+    assert sender.retry_after(response_with_retry_after(format_datetime(when, usegmt=True))) == 0
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "1.5"])
+def test_retry_after_that_cannot_be_read_is_ignored(value):
+    assert sender.retry_after(response_with_retry_after(value)) is None
