@@ -520,7 +520,8 @@ def test_absurd_retry_after_delays_one_application_only(hub, receivers, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_name_that_does_not_resolve_is_retried_later(hub, monkeypatch):
+def test_name_that_does_not_resolve_is_retried_later(hub, monkeypatch, settings):
+    settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "DELIVERY_ALLOW_PRIVATE_ADDRESSES": False}
     application = hub.application("wiki", "https://logout.does-not-resolve.invalid/bcl")
     with messages_lost(monkeypatch):
         record_user_logout(hub.acme)

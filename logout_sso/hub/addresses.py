@@ -23,6 +23,8 @@ class UnresolvedDestination(Exception):
 
 
 def check_destination(url: str) -> None:
+    if app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES:
+        return  # Nothing to check: the connection resolves the name itself.
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -30,8 +32,6 @@ def check_destination(url: str) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise UnresolvedDestination(f"{host} does not resolve: {exc}") from exc
-    if app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES:
-        return
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:

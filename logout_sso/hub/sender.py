@@ -173,9 +173,8 @@ def _policy(delivery: Delivery) -> LogoutPolicy | None:
     return getattr(organization, "logout_policy", None) if organization else None
 
 
-def record(delivery: Delivery, attempt: Attempt) -> None:
-    """Store the attempt's outcome, unless another sender took the delivery over since."""
-    now = timezone.now()
+def fields_after(delivery: Delivery, attempt: Attempt, now: datetime) -> dict[str, object]:
+    """The fields of the delivery after this attempt."""
     attempts = delivery.attempts + 1
     policy = _policy(delivery)
     fields: dict[str, object] = {
@@ -199,7 +198,21 @@ def record(delivery: Delivery, attempt: Attempt) -> None:
         if delay is None:
             delay = backoff_seconds(policy, attempts)
         fields["next_attempt_at"] = now + timedelta(seconds=delay)
-    Delivery.objects.filter(pk=delivery.pk, claim=delivery.claim).update(**fields)
+    return fields
+
+
+def record(deliveries: list[Delivery], attempts: list[Attempt]) -> None:
+    """Store every attempt's outcome in one statement, except for deliveries another sender
+    took over since (their claim changed)."""
+    now = timezone.now()
+    claims = {delivery.claim for delivery in deliveries}
+    changed: set[str] = set()
+    for delivery, attempt in zip(deliveries, attempts, strict=True):
+        fields = fields_after(delivery, attempt, now)
+        for name, value in fields.items():
+            setattr(delivery, name, value)
+        changed |= fields.keys()
+    Delivery.objects.filter(claim__in=claims).bulk_update(deliveries, sorted(changed))
 
 
 def settle(event_ids: Iterable[int]) -> None:
@@ -227,8 +240,7 @@ def send(deliveries: list[Delivery]) -> int:
         return 0
     attempts = list(thread_pool(app_settings.DELIVERY_CONCURRENCY).map(post, deliveries))
     with transaction.atomic():  # One commit for the batch, not one per delivery.
-        for delivery, attempt in zip(deliveries, attempts, strict=True):
-            record(delivery, attempt)
+        record(deliveries, attempts)
         settle(delivery.event_id for delivery in deliveries)
     return sum(attempt.delivered for attempt in attempts)
 
