@@ -90,6 +90,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "logout_sso.close_expired_sessions",
         "schedule": 300.0,
     },
+    "logout_sso-send-due-deliveries": {
+        "task": "logout_sso.send_due_deliveries",
+        "schedule": 30.0,
+    },
 }
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]

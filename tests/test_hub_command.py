@@ -100,3 +100,23 @@ def test_disable_stops_api_access(acme):
 def test_unknown_client_id_fails(acme):
     with pytest.raises(CommandError, match=re.escape("No application with client id 'ghost'.")):
         run("rotate", "--client-id", "ghost")
+
+
+def test_the_sweeper_command_sends_what_is_due(acme, make_application, monkeypatch):
+    from django.utils import timezone
+
+    from logout_sso.hub.sender import Attempt
+    from logout_sso.models import Delivery, LogoutEvent
+    from logout_sso.models.events import Initiator
+
+    monkeypatch.setattr("logout_sso.hub.sender.post", lambda delivery: Attempt(delivered=True))
+    event = LogoutEvent.objects.create(initiator=Initiator.API, issuer="https://idp/", sub="a")
+    Delivery.objects.create(
+        event=event, application=make_application("crm", acme), next_attempt_at=timezone.now()
+    )
+    output = StringIO()
+
+    call_command("logout_sso_send_due", stdout=output)
+
+    assert output.getvalue() == "1 delivered now; 0 still pending.\n"
+    assert Delivery.objects.get().state == "delivered"
