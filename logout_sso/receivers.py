@@ -1,4 +1,4 @@
-"""Receivers logout_sso connects to model signals (imported from ``AppConfig.ready``)."""
+"""Receivers of model signals and of logout_sso's own, connected in ``AppConfig.ready``."""
 
 from __future__ import annotations
 
