@@ -25,7 +25,7 @@ test: $(VENV)/.installed-test
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy logout_sso example_project tests
+	$(BIN)/mypy logout_sso example_project tests benchmarks
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
