@@ -39,8 +39,8 @@ THROUGHPUT_DELIVERIES = 10_000
 THROUGHPUT_APPLICATIONS = 100
 
 
-def pem(private_key: object) -> str:
-    return private_key.private_bytes(  # type: ignore[attr-defined]
+def pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
