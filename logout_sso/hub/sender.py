@@ -38,8 +38,9 @@ from logout_sso.models.events import DeliveryState, Outcome
 
 logger = logging.getLogger(__name__)
 
-#: A claimed delivery is retried by someone else only after this: longer than any attempt.
-LEASE_SECONDS = 60
+#: Beyond the longest attempt (connect + read timeouts), before a claimed delivery whose sender
+#: died (a killed worker) is taken by the sweeper.
+LEASE_MARGIN_SECONDS = 5.0
 ERROR_EXCERPT = 300
 #: The longest ``Retry-After`` honoured: an absurd one must not overflow the next attempt's time.
 MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60
@@ -72,6 +73,15 @@ def thread_pool(concurrency: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="logout-sso")
 
 
+def lease_seconds() -> float:
+    """How long a claim holds: no attempt outlives it."""
+    return (
+        app_settings.DELIVERY_CONNECT_TIMEOUT
+        + app_settings.DELIVERY_READ_TIMEOUT
+        + LEASE_MARGIN_SECONDS
+    )
+
+
 def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
     """Take the due, pending ones among ``deliveries`` for this sender."""
     now = timezone.now()
@@ -81,7 +91,7 @@ def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
     )
     token = uuid.uuid4().hex
     Delivery.objects.filter(due, pk__in=ids).update(
-        claim=token, next_attempt_at=now + timedelta(seconds=LEASE_SECONDS)
+        claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
     )
     return list(
         Delivery.objects.filter(claim=token).select_related(
@@ -242,14 +252,29 @@ def send(deliveries: list[Delivery]) -> int:
     return sum(attempt.delivered for attempt in attempts)
 
 
+def send_in_batches(deliveries: QuerySet[Delivery], limit: int) -> int:
+    """Claim and send at most ``limit`` due deliveries, a thread pool's worth at a time: a
+    claim never waits for a free thread, so it cannot outlive its lease."""
+    delivered = 0
+    while limit > 0:
+        batch = claim(deliveries, min(limit, app_settings.DELIVERY_CONCURRENCY))
+        if not batch:
+            break
+        delivered += send(batch)
+        limit -= len(batch)
+    return delivered
+
+
 def deliver_event(event_id: int) -> int:
     """Send the event's due deliveries (the task queued when the event was recorded)."""
-    return send(claim(Delivery.objects.filter(event_id=event_id)))
+    deliveries = Delivery.objects.filter(event_id=event_id)
+    return send_in_batches(deliveries, deliveries.count())
 
 
-def send_due(limit: int = 1000) -> int:
-    """The sweeper: send every due delivery, whatever happened to its message."""
-    return send(claim(Delivery.objects.all(), limit))
+def send_due(limit: int = 10_000) -> int:
+    """The sweeper: send every due delivery, whatever happened to its message (at most
+    ``limit`` a call)."""
+    return send_in_batches(Delivery.objects.all(), limit)
 
 
 def retry_soon(event_id: int) -> float | None:
