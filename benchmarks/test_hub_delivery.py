@@ -13,65 +13,29 @@ and merged into ``benchmarks/results.json``; docs/benchmarks.md records them.
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from benchmarks.hub_setup import (
+    DELAY,
+    IDP,
+    KEYS,
+    RUNS,
+    THROUGHPUT_APPLICATIONS,
+    THROUGHPUT_DELIVERIES,
+    applications,
+    percentile_95,
+    signed_in_everywhere,
+)
 from benchmarks.test_rp_costs import record
 from logout_sso.hub import sender
 from logout_sso.hub.outbox import record_logout
 from logout_sso.hub.tokens import sign_logout_token
-from logout_sso.models import Application, Delivery, Organization, TrackedSession
+from logout_sso.models import Delivery
 from logout_sso.models.events import DeliveryState, Initiator
-
-IDP = "https://idp.example.com/"
-DELAY = 0.05
-RUNS = 7
-THROUGHPUT_DELIVERIES = 10_000
-THROUGHPUT_APPLICATIONS = 100
-
-
-def pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-KEYS = {
-    "RS256": pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-    "ES256": pem(ec.generate_private_key(ec.SECP256R1())),
-}
-
-
-@pytest.fixture(scope="module")
-def receivers() -> Iterator[dict[float, list[int]]]:
-    """Ports of 100 receivers answering after 50 ms, and of 100 answering at once."""
-    processes, ports = [], {}
-    for delay in (DELAY, 0.0):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.receivers", "100", str(delay)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stdout is not None
-        ports[delay] = json.loads(process.stdout.readline())
-        processes.append(process)
-    yield ports
-    for process in processes:
-        assert process.stdin is not None
-        process.stdin.close()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -86,37 +50,6 @@ def hub(settings, monkeypatch):
         }
 
     return configure
-
-
-def applications(organization: Organization, ports: list[int], prefix: str) -> list[Application]:
-    apps = Application.objects.bulk_create(
-        Application(
-            name=f"{prefix}-{port}",
-            client_id=f"{prefix}-{port}",
-            backchannel_logout_uri=f"http://127.0.0.1:{port}/bcl",
-        )
-        for port in ports
-    )
-    for application in apps:
-        application.organizations.add(organization)
-    return apps
-
-
-def signed_in_everywhere(organization: Organization, apps: list[Application], sub: str) -> None:
-    TrackedSession.objects.bulk_create(
-        TrackedSession(
-            application=application,
-            organization=organization,
-            issuer=IDP,
-            sub=sub,
-            session_id=f"{sub}-{application.pk}",
-        )
-        for application in apps
-    )
-
-
-def percentile_95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
 @pytest.mark.django_db

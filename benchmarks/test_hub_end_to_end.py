@@ -1,0 +1,84 @@
+"""One logout through the whole hub: the API call, the transaction, Celery on Redis, a real
+worker process, the concurrent POSTs, the last acknowledgement recorded. Run with
+``make bench``; results merged into ``benchmarks/results.json``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from functools import partial
+
+import pytest
+from django.db.models import Max, QuerySet
+from django.test import Client
+from django.utils import timezone
+
+from benchmarks.hub_setup import (
+    DELAY,
+    IDP,
+    KEYS,
+    applications,
+    percentile_95,
+    signed_in_everywhere,
+)
+from benchmarks.test_rp_costs import record
+from logout_sso.models import Application, Delivery, LogoutEvent
+from logout_sso.models.events import DeliveryState
+from tests.services import database_name, running_worker, wait_for
+
+RUNS = 7
+HUB = {
+    "HUB_ISSUER": "https://hub.example.com/",
+    "HUB_SIGNING_KEY": KEYS["RS256"],
+    "DELIVERY_ALLOW_PRIVATE_ADDRESSES": True,
+}
+
+
+def all_sent(pending: QuerySet[Delivery]) -> bool:
+    return not pending.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_call_to_last_acknowledgement(
+    settings,
+    receivers,
+    make_organization,
+    redis_url,
+    django_db_blocker,
+    tmp_path,
+):
+    settings.LOGOUT_SSO = HUB
+    settings.OIDC_OP_ISSUER = IDP
+    organization = make_organization("acme")
+    reporter, credential = Application.objects.create_with_credential(
+        name="reporter", client_id="reporter"
+    )
+    reporter.organizations.add(organization)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {credential}")
+    results = {}
+    overrides = {"LOGOUT_SSO": HUB, "OIDC_OP_ISSUER": IDP}
+    with running_worker(redis_url, database_name(django_db_blocker), tmp_path, overrides):
+        for n in (1, 10, 100):
+            apps = applications(organization, receivers[DELAY][:n], f"e2e{n}")
+            times = []
+            for run in range(RUNS):
+                sub = f"user-{n}-{run}"
+                signed_in_everywhere(organization, apps, sub)
+                start = timezone.now()
+                response = client.post(
+                    "/sso/api/logouts/", {"sub": sub}, content_type="application/json"
+                )
+                event = LogoutEvent.objects.get(pk=response.json()["event"])
+                pending = Delivery.objects.filter(event=event, state=DeliveryState.PENDING)
+                wait_for(partial(all_sent, pending), 30, "the worker did not deliver")
+                last = event.deliveries.aggregate(last=Max("delivered_at"))["last"]
+                assert event.deliveries.filter(state=DeliveryState.DELIVERED).count() == n
+                times.append((last - start).total_seconds())
+                time.sleep(0.05)  # Let the worker settle between runs (not a result wait).
+            results[f"n={n}"] = {
+                "median_ms": round(statistics.median(times) * 1e3, 1),
+                "p95_ms": round(percentile_95(times) * 1e3, 1),
+                "vs_one_receiver_delay": round(statistics.median(times) / DELAY, 2),
+            }
+    record("hub_api_to_last_ack_RS256", {"receiver_delay_ms": DELAY * 1e3, "runs": RUNS, **results})
