@@ -1,0 +1,410 @@
+"""Faults the hub's deliveries survive (issue 6, "Durable"): a worker killed mid-fan-out, a Redis
+restart that loses its data, an application down for a while. None may lose a delivery.
+
+Each scenario runs real ``celery worker`` processes (tests/services.py's ``running_worker``,
+whose lifetime the test controls: it kills one with SIGKILL) on Redis and the test database,
+sending to real threaded receivers on loopback that count every POST. Each test verifies every
+token it received with logout_sso's own receiver code and prints three numbers:
+
+- delivered: deliveries in state ``delivered``;
+- lost: applications that should have received a logout token and never did;
+- duplicated: POSTs beyond one per application.
+
+Time is scaled down: connect and read timeouts of 0.5 s and 1 s (so a claim's lease is 6.5 s,
+see ``sender.lease_seconds``; 3 s and 8.5 s where applications take 2 s to answer), retries
+after 1 to 2 s, a sweeper every second (``SWEEP_EVERY``) as Celery beat would queue it every
+30 s, and "down for ten minutes" is eight seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from logout_sso import tasks
+from logout_sso.hub import sender
+from logout_sso.hub.outbox import record_logout
+from logout_sso.models import Application, Delivery, Organization
+from logout_sso.models.events import DeliveryState
+from tests import hub_receivers
+from tests.celery_app import app as celery_app
+from tests.hub_receivers import (
+    IDP_ISSUER,
+    JsonServer,
+    Receiver,
+    hub_logout_sso,
+    hub_policy,
+    register_application,
+    slow,
+    track_session,
+    validate_as_receiver,
+)
+from tests.services import (
+    STARTUP_SECONDS,
+    database_name,
+    forget_broker_connections,
+    free_port,
+    redis_answers,
+    running_worker,
+    wait_for,
+)
+
+hub_settings = hub_receivers.hub_settings
+hub_rsa_pem = hub_receivers.hub_rsa_pem
+hub_jwks = hub_receivers.hub_jwks
+receivers = hub_receivers.receivers
+
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 1.0
+#: How often the sweeper task is queued (Celery beat's job in production).
+SWEEP_EVERY = 1.0
+SETTLE_SECONDS = 30.0
+
+
+# --- The hub, its workers and its sweeper ----------------------------------------------------
+
+
+@dataclass
+class FaultHub:
+    """Organization ``acme`` on the logout service, with quick retries, and the settings of
+    the hub's workers."""
+
+    acme: Organization
+    pem: str
+    database: str
+    log_dir: Path
+
+    def application(self, name: str, receiver: Receiver) -> Application:
+        """An application of acme, with a live session of user-1, receiving at ``receiver``."""
+        application, _ = register_application(name, self.acme, uri=receiver.url)
+        track_session(application, self.acme, "user-1", sid="sid-1")
+        return application
+
+    def report_logout(self) -> int:
+        """user-1 logs out everywhere: the event and its deliveries are committed, then the
+        "go" message is published (to whatever broker the tests' Celery app points at)."""
+        event = record_logout(
+            initiator="admin", issuer=IDP_ISSUER, sub="user-1", organization=self.acme
+        )
+        return event.pk
+
+    @contextmanager
+    def worker(self, broker_url: str, read_timeout: float = READ_TIMEOUT) -> Iterator[str]:
+        """A hub worker process (its name), with the scaled-down timeouts."""
+        timeouts = {
+            "DELIVERY_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
+            "DELIVERY_READ_TIMEOUT": read_timeout,
+        }
+        overrides = {
+            "LOGOUT_SSO": hub_logout_sso(self.pem, **timeouts),
+            "OIDC_OP_ISSUER": IDP_ISSUER,
+        }
+        log_dir = self.log_dir / uuid.uuid4().hex[:8]
+        log_dir.mkdir()
+        with running_worker(broker_url, self.database, log_dir, overrides) as name:
+            yield name
+
+
+@pytest.fixture
+def hub(hub_settings: Any, hub_rsa_pem: str, django_db_blocker: Any, tmp_path: Path) -> FaultHub:
+    acme = Organization.objects.create(slug="acme", name="Acme")
+    hub_policy(
+        acme,
+        delivery_backoff_seconds=1,
+        delivery_backoff_max_seconds=2,
+        delivery_max_attempts=50,
+    )
+    return FaultHub(
+        acme=acme, pem=hub_rsa_pem, database=database_name(django_db_blocker), log_dir=tmp_path
+    )
+
+
+def delivered_count() -> int:
+    return Delivery.objects.filter(state=DeliveryState.DELIVERED).count()
+
+
+def sweep_until_delivered(expected: int, timeout: float = SETTLE_SECONDS) -> None:
+    """Queue the sweeper task every ``SWEEP_EVERY`` seconds, as Celery beat would, until
+    ``expected`` deliveries are delivered."""
+    next_sweep = 0.0
+
+    def all_delivered() -> bool:
+        nonlocal next_sweep
+        if time.monotonic() >= next_sweep:
+            tasks.send_due_deliveries.delay()
+            next_sweep = time.monotonic() + SWEEP_EVERY
+        return delivered_count() == expected
+
+    wait_for(all_delivered, timeout, f"the sweeper did not deliver all {expected} deliveries")
+
+
+# --- Counting what the applications received -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    delivered: int
+    lost: int
+    duplicated: int
+
+
+def tally(scenario: str, by_application: dict[Application, Receiver], jwks: JsonServer) -> Tally:
+    """Verify every token each application received, as that application; count."""
+    for application, receiver in by_application.items():
+        for token in receiver.tokens:
+            accepted = validate_as_receiver(
+                token, audience=application.client_id, jwks_uri=jwks.url
+            )
+            assert (accepted.issuer, accepted.sub, accepted.sid) == (IDP_ISSUER, "user-1", "")
+    posts = [len(receiver.received) for receiver in by_application.values()]
+    result = Tally(
+        delivered=delivered_count(),
+        lost=posts.count(0),
+        duplicated=sum(max(0, count - 1) for count in posts),
+    )
+    print(
+        f"\n[{scenario}] delivered={result.delivered} lost={result.lost} "
+        f"duplicated={result.duplicated} (POSTs per application: {posts})"
+    )
+    return result
+
+
+# --- Killing a worker ------------------------------------------------------------------------
+
+
+def worker_pids(name: str) -> list[int]:
+    """The worker's main process and its prefork pool's children."""
+    stats = celery_app.control.inspect(destination=[name], timeout=2).stats() or {}
+    assert name in stats, f"worker {name} did not answer: {stats}"
+    return [int(stats[name]["pid"]), *map(int, stats[name]["pool"]["processes"])]
+
+
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (gone, or a zombie nobody reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def kill_worker(pids: list[int]) -> None:
+    """SIGKILL the worker: its main process and its pool's children, as a crash would."""
+    for pid in pids:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: all(process_gone(pid) for pid in pids), 10, f"worker {pids} outlived SIGKILL")
+
+
+# --- A Redis that can be restarted with its data lost ----------------------------------------
+
+
+class RestartableRedis:
+    """A redis-server of this test's own, without persistence: a restart loses every message.
+    Without a redis-server binary, the shared test Redis whose database is emptied instead."""
+
+    def __init__(self, workdir: Path, shared_url: str) -> None:
+        self.binary = shutil.which("redis-server")
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        if self.binary is None:
+            self.url = shared_url
+        else:
+            self.port = free_port()
+            self.url = f"redis://127.0.0.1:{self.port}/0"
+            self.start()
+
+    def start(self) -> None:
+        assert self.binary is not None
+        self.process = subprocess.Popen(
+            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""],
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: redis_answers(self.url), STARTUP_SECONDS, f"redis-server on {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def restart(self) -> None:
+        """Stop it and start it again, empty (or empty the shared database)."""
+        if self.binary is None:
+            redis.Redis.from_url(self.url).flushdb()
+            return
+        self.stop()
+        self.start()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+
+@pytest.fixture
+def restartable_redis(redis_url: str, tmp_path: Path) -> Iterator[RestartableRedis]:
+    workdir = tmp_path / "redis"
+    workdir.mkdir()
+    server = RestartableRedis(workdir, redis_url)
+    yield server
+    server.stop()
+
+
+@contextmanager
+def publishing_to(broker_url: str, queue: str) -> Iterator[None]:
+    """The tests' Celery app publishes to ``queue`` on ``broker_url``, where no worker
+    listens."""
+    previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
+    celery_app.conf.update(broker_url=broker_url, task_default_queue=queue)
+    forget_broker_connections()
+    celery_app.set_current()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(previous)
+        forget_broker_connections()
+
+
+# --- The scenarios ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_fan_out_loses_no_delivery(
+    hub: FaultHub, receivers: Callable[..., Receiver], hub_jwks: JsonServer, redis_url: str
+) -> None:
+    # The applications answer after 2 s: the read timeout is 3 s so that they are slow, not
+    # failing (a lease of 0.5 + 3 + 5 = 8.5 s).
+    by_application = {
+        hub.application(f"app-{index}", receiver): receiver
+        for index, receiver in enumerate(receivers([slow(2.0)]) for _ in range(10))
+    }
+
+    with hub.worker(redis_url, read_timeout=3.0) as name:
+        pids = worker_pids(name)
+        hub.report_logout()
+        wait_for(
+            lambda: any(receiver.received for receiver in by_application.values()),
+            SETTLE_SECONDS,
+            "no application received a POST",
+        )
+        kill_worker(pids)
+        # Killed before any answer came back: nothing was recorded, every delivery is claimed.
+        assert set(Delivery.objects.values_list("state", "attempts")) == {("pending", 0)}
+        assert not Delivery.objects.filter(claim="").exists()
+
+    with hub.worker(redis_url, read_timeout=3.0):
+        # The POSTs the killed worker had sent (all arrived by now: it has been dead for the
+        # time a worker takes to start).
+        in_flight = sum(len(receiver.received) for receiver in by_application.values())
+        sweep_until_delivered(len(by_application))
+
+    result = tally("worker killed mid-fan-out", by_application, hub_jwks)
+    # The killed worker's claims held for their lease, then the sweeper took them over.
+    lease = CONNECT_TIMEOUT + 3.0 + sender.LEASE_MARGIN_SECONDS
+    gaps = [
+        receiver.received[1].at - receiver.received[0].at
+        for receiver in by_application.values()
+        if len(receiver.received) == 2
+    ]
+    print(
+        f"[worker killed mid-fan-out] POSTs in flight when killed: {in_flight}; "
+        f"sent again after {min(gaps, default=0):.1f} to {max(gaps, default=0):.1f} s "
+        f"(lease {lease:.1f} s)"
+    )
+    assert all(lease - 0.5 <= gap < lease + 5 for gap in gaps), gaps
+    assert result.delivered == 10
+    assert result.lost == 0
+    assert result.duplicated <= in_flight  # At least once: only in-flight POSTs are repeated.
+    assert all(len(receiver.received) <= 2 for receiver in by_application.values())
+    assert set(Delivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_restart_with_its_data_lost_loses_no_delivery(
+    hub: FaultHub,
+    receivers: Callable[..., Receiver],
+    hub_jwks: JsonServer,
+    restartable_redis: RestartableRedis,
+) -> None:
+    by_application = {
+        hub.application(f"app-{index}", receiver): receiver
+        for index, receiver in enumerate(receivers() for _ in range(5))
+    }
+    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
+    with publishing_to(restartable_redis.url, queue):  # No worker is running.
+        hub.report_logout()
+    assert restartable_redis.client().llen(queue) == 1, "the message is not waiting in Redis"
+
+    restartable_redis.restart()
+
+    assert restartable_redis.client().llen(queue) == 0, "the message survived the restart"
+    assert delivered_count() == 0
+    assert not any(receiver.received for receiver in by_application.values())
+    with hub.worker(restartable_redis.url):
+        sweep_until_delivered(len(by_application))
+
+    result = tally("Redis restarted, its data lost", by_application, hub_jwks)
+    assert result == Tally(delivered=5, lost=0, duplicated=0)
+    assert set(Delivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
+
+
+#: "Down for ten minutes", scaled down.
+DOWN_SECONDS = 8.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_down_for_a_while_is_delivered_once_it_is_up(
+    hub: FaultHub, receivers: Callable[..., Receiver], hub_jwks: JsonServer, redis_url: str
+) -> None:
+    down, fast = receivers(listening=False), receivers()
+    down_application = hub.application("down", down)
+    by_application = {down_application: down, hub.application("fast", fast): fast}
+
+    with hub.worker(redis_url):
+        hub.report_logout()
+        down.start_after(DOWN_SECONDS)
+
+        def retried() -> Delivery | None:
+            delivery = Delivery.objects.get(application=down_application)
+            return delivery if delivery.attempts >= 3 else None
+
+        while_down: Delivery = wait_for(retried, DOWN_SECONDS, "no retries while it was down")
+        assert down.started_at is None, "the application came up before its third attempt"
+        assert while_down.state == DeliveryState.PENDING
+        assert while_down.last_status is None
+        assert "Connection refused" in while_down.last_error, while_down.last_error
+        assert down.received == []
+        # The worker retries it by itself (countdown retries), no sweeper needed.
+        wait_for(
+            lambda: delivered_count() == 2,
+            DOWN_SECONDS + SETTLE_SECONDS,
+            "the application's delivery was not delivered once it came up",
+        )
+
+    result = tally("application down for a while", by_application, hub_jwks)
+    down_delivery = Delivery.objects.get(application=down_application)
+    print(
+        f"[application down for a while] attempts while down, then delivered: "
+        f"{down_delivery.attempts}"
+    )
+    assert result == Tally(delivered=2, lost=0, duplicated=0)
+    assert down_delivery.attempts > while_down.attempts
+    assert down.started_at is not None
+    [request] = down.received
+    # Delivered within the longest backoff (2 s) after it came up, plus scheduling slack.
+    assert 0 <= request.at - down.started_at < 2 + 2
+    fast_delivery = Delivery.objects.get(application__name="fast")
+    assert (fast_delivery.state, fast_delivery.attempts) == ("delivered", 1)
+    assert down_delivery.event.outcome == "completed"
