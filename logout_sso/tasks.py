@@ -25,7 +25,9 @@ def close_expired_sessions() -> int:
     return registry.close_expired_sessions()
 
 
-@shared_task(name="logout_sso.deliver_event")
+# acks_late + reject_on_worker_lost: a message whose worker died is delivered again at once;
+# harmless, since deliveries are claimed (a redelivered message finds nothing due to send).
+@shared_task(name="logout_sso.deliver_event", acks_late=True, reject_on_worker_lost=True)
 def deliver_event(event_id: int) -> int:
     """Send a logout event's back-channel logouts, all at once; queue the next retry."""
     delivered = sender.deliver_event(event_id)
@@ -35,7 +37,7 @@ def deliver_event(event_id: int) -> int:
     return delivered
 
 
-@shared_task(name="logout_sso.send_due_deliveries")
+@shared_task(name="logout_sso.send_due_deliveries", acks_late=True)
 def send_due_deliveries() -> int:
     """The sweeper: send every delivery whose time has come, whether or not its message
     survived (schedule it with Celery beat, e.g. every 30 s)."""

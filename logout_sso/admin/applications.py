@@ -34,7 +34,13 @@ class ApplicationAdmin(OrganizationScopedAdmin):
         (None, {"fields": ["name", "client_id", "organizations", "enabled"]}),
         (
             _("Back-channel logout"),
-            {"fields": ["backchannel_logout_uri", "backchannel_logout_session_required"]},
+            {
+                "fields": [
+                    "backchannel_logout_uri",
+                    "backchannel_logout_session_required",
+                    "shares_session_store",
+                ]
+            },
         ),
         (_("API credential"), {"fields": ["credential_id", "credential_rotated_at", "created_at"]}),
     ]

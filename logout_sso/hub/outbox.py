@@ -18,6 +18,7 @@ from logout_sso import tasks
 from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.sessions import EndReason
+from logout_sso.sessions import end_sessions
 
 
 def sessions_of(event: LogoutEvent) -> Any:
@@ -38,17 +39,32 @@ def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> li
     sessions = sessions_of(event)
     if organization_ids is not None:
         sessions = sessions.filter(organization_id__in=organization_ids)
-    applications = (
-        Application.objects.enabled()
-        .filter(pk__in=sessions.values("application_id"))
-        .exclude(backchannel_logout_uri="")
+    applications = list(
+        Application.objects.enabled().filter(pk__in=sessions.values("application_id"))
     )
+    direct = [application for application in applications if application.shares_session_store]
+    if direct:
+        end_sessions(event.issuer, sid=event.sid, sub=event.sub)
     deliveries = Delivery.objects.bulk_create(
-        Delivery(event=event, application=application, next_attempt_at=now)
-        for application in applications
+        [
+            Delivery(event=event, application=application, next_attempt_at=now)
+            for application in applications
+            if not application.shares_session_store and application.backchannel_logout_uri
+        ]
+        + [
+            Delivery(
+                event=event,
+                application=application,
+                state=DeliveryState.DELIVERED,
+                attempts=1,
+                delivered_at=now,
+                latency_ms=0,
+            )
+            for application in direct
+        ]
     )
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
-    if deliveries:
+    if any(delivery.state == DeliveryState.PENDING for delivery in deliveries):
         transaction.on_commit(partial(tasks.deliver_event.delay, event.pk))
     else:
         LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)

@@ -87,6 +87,14 @@ class Application(models.Model):
         editable=False,
         help_text=_("When the current API credential was issued."),
     )
+    shares_session_store = models.BooleanField(
+        _("shares the hub's session store"),
+        default=False,
+        help_text=_(
+            "The application runs on this project's session store (same database or Redis): "
+            "its sessions are ended directly, without a back-channel call."
+        ),
+    )
     enabled = models.BooleanField(
         _("enabled"),
         default=True,

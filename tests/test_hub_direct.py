@@ -1,0 +1,50 @@
+"""Applications on the hub's own session store are logged out directly, without HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth.models import User
+
+from logout_sso.hub.outbox import record_logout
+from logout_sso.models import TrackedSession
+from logout_sso.models.events import DeliveryState, Initiator
+from logout_sso.rp.state import SignedIn
+from logout_sso.sessions import index_session
+
+IDP = "https://idp.example.com/"
+
+
+@pytest.mark.django_db
+def test_a_shared_session_store_application_is_ended_directly(
+    client, make_organization, make_application, monkeypatch
+):
+    queued: list[int] = []
+    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", queued.append)
+    acme = make_organization("acme")
+    portal = make_application("portal", acme, shares_session_store=True)
+    client.force_login(User.objects.create_user("alice"))
+    session = client.session
+    SignedIn(
+        organization_id=acme.pk,
+        issuer=IDP,
+        sub="alice",
+        sid="s1",
+        id_token="x",
+        checked_at=time.time(),
+    ).save(session)
+    session.save()
+    index_session(session.session_key, issuer=IDP, sub="alice", sid="s1", organization_id=acme.pk)
+    TrackedSession.objects.create(
+        application=portal, organization=acme, issuer=IDP, sub="alice", session_id="p1"
+    )
+
+    event = record_logout(initiator=Initiator.API, issuer=IDP, sub="alice", organization=acme)
+
+    [delivery] = event.deliveries.all()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DELIVERED, 1)
+    event.refresh_from_db()
+    assert event.outcome == "completed"
+    assert client.get("/me/").json()["authenticated"] is False
+    assert queued == []
