@@ -18,14 +18,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
 from logout_sso import discovery
 from logout_sso.models import LocalSession, LogoutEvent, Organization
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
 from logout_sso.signals import logout_recorded, sessions_terminated
 from tests.receiver_keys import (
     AUDIENCE,
@@ -45,6 +42,7 @@ from tests.receiver_keys import (
     make_token,
     unsigned_token,
 )
+from tests.signing_in import is_signed_in, sign_in_through_idp
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -108,22 +106,7 @@ def sign_in(
 ) -> Client:
     """A browser signed in as if through the IdP: SignedIn in its session, the session indexed."""
     client = Client()
-    user, _created = User.objects.get_or_create(username=username)
-    client.force_login(user)
-    session = client.session
-    SignedIn(
-        organization_id=organization.pk,
-        issuer=issuer,
-        sub=sub,
-        sid=sid,
-        id_token="x.y.z",
-        checked_at=time.time(),
-    ).save(session)
-    session.save()
-    assert session.session_key is not None
-    index_session(
-        session.session_key, issuer=issuer, sub=sub, sid=sid, organization_id=organization.pk
-    )
+    sign_in_through_idp(client, organization, username=username, issuer=issuer, sub=sub, sid=sid)
     return client
 
 
@@ -144,10 +127,6 @@ def users(server: KeyServer, acme: Organization) -> Users:
         alice_phone=sign_in("alice", acme, issuer=server.issuer, sub="alice", sid="sid-a2"),
         bob=sign_in("bob", acme, issuer=server.issuer, sub="bob", sid="sid-b"),
     )
-
-
-def is_signed_in(client: Client) -> bool:
-    return bool(client.get("/me/").json()["authenticated"])
 
 
 def post(token: str, client: Client | None = None, **extra: str) -> Response:

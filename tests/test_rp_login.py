@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.test import Client, RequestFactory
@@ -20,8 +19,8 @@ from django.test import Client, RequestFactory
 from logout_sso.models import EmailDomain, LocalSession, LogoutEvent, Organization
 from logout_sso.rp.backend import PENDING_ATTEMPT, LoginRejected, OrganizationOIDCBackend
 from logout_sso.rp.resolvers import OrganizationResolver
-from logout_sso.rp.state import LoginAttempt, SignedIn
-from logout_sso.sessions import index_session
+from logout_sso.rp.state import LoginAttempt
+from tests.signing_in import is_signed_in, sign_in_through_idp
 
 ISSUER = "https://idp.example.com/"
 CLIENT_ID = "crm-client"
@@ -248,26 +247,7 @@ def test_a_custom_organization_resolver_is_used(client, acme, make_organization,
 
 def sign_in(client: Client, organization: Organization) -> str:
     """Sign ``client`` in as if through the IdP; return its session key."""
-    client.force_login(User.objects.create_user("alice"))
-    session = client.session
-    SignedIn(
-        organization_id=organization.pk,
-        issuer=ISSUER,
-        sub="u1",
-        sid="s1",
-        id_token="x.y.z",
-        checked_at=time.time(),
-    ).save(session)
-    session.save()
-    assert session.session_key is not None
-    index_session(
-        session.session_key, issuer=ISSUER, sub="u1", sid="s1", organization_id=organization.pk
-    )
-    return session.session_key
-
-
-def is_signed_in(client: Client) -> bool:
-    return bool(client.get("/me/").json()["authenticated"])
+    return sign_in_through_idp(client, organization, issuer=ISSUER)
 
 
 @pytest.mark.django_db

@@ -4,7 +4,6 @@ user is sent afterwards per the organization's policy, and the IdP logout URL bu
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,9 +20,8 @@ from logout_sso.rp.logout_urls import (
     LogoutRequest,
     OIDCLogoutURLBuilder,
 )
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
 from logout_sso.signals import logout_recorded
+from tests.signing_in import is_signed_in, sign_in_through_idp
 
 ISSUER = "https://idp.example.com/"
 CLIENT_ID = "crm-client"
@@ -60,26 +58,7 @@ def set_policy(organization: Organization, **fields: Any) -> None:
 
 def sign_in(client: Client, organization: Organization, username: str = "alice") -> str:
     """Sign ``client`` in as if through the IdP; return its session key."""
-    client.force_login(User.objects.create_user(username))
-    session = client.session
-    SignedIn(
-        organization_id=organization.pk,
-        issuer=ISSUER,
-        sub="u1",
-        sid="s1",
-        id_token="x.y.z",
-        checked_at=time.time(),
-    ).save(session)
-    session.save()
-    assert session.session_key is not None
-    index_session(
-        session.session_key, issuer=ISSUER, sub="u1", sid="s1", organization_id=organization.pk
-    )
-    return session.session_key
-
-
-def is_signed_in(client: Client) -> bool:
-    return bool(client.get("/me/").json()["authenticated"])
+    return sign_in_through_idp(client, organization, username=username, issuer=ISSUER)
 
 
 def log_out(client: Client, next_url: str | None = None) -> str:

@@ -22,8 +22,8 @@ from logout_sso.models import Organization
 from logout_sso.policies import get_policy
 from logout_sso.rp.middleware import REFRESH_HEADER, ShortLivedSessionMiddleware
 from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
 from tests import views
+from tests.signing_in import is_signed_in, sign_in_through_idp
 
 SIGNED_IN_AT = 1_900_000_000.0
 TTL = 600  # the default policy's session_ttl
@@ -78,27 +78,8 @@ def acme(make_organization: Callable[..., Organization]) -> Organization:
 
 def sign_in(client: Client, organization: Organization, username: str = "alice") -> SessionBase:
     """Sign ``client`` in as if through the OpenID provider at ``SIGNED_IN_AT``."""
-    user = User.objects.create_user(username)
-    client.force_login(user)
-    session = client.session
-    SignedIn(
-        organization_id=organization.pk,
-        issuer="https://idp.example.com/",
-        sub="u1",
-        sid="s1",
-        id_token="x.y.z",
-        checked_at=SIGNED_IN_AT,
-    ).save(session)
-    session.save()
-    assert session.session_key is not None
-    index_session(
-        session.session_key,
-        issuer="https://idp.example.com/",
-        sub="u1",
-        sid="s1",
-        organization_id=organization.pk,
-    )
-    return session
+    sign_in_through_idp(client, organization, username=username, checked_at=SIGNED_IN_AT)
+    return client.session
 
 
 @pytest.fixture
@@ -109,10 +90,6 @@ def signed_in(client: Client, acme: Organization, clock: Clock) -> Client:
 
 def query_of(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query)
-
-
-def is_signed_in(client: Client) -> bool:
-    return bool(client.get("/me/").json()["authenticated"])
 
 
 # --- before the deadline ------------------------------------------------------------------------

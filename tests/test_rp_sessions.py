@@ -22,6 +22,7 @@ from logout_sso.discovery import ProviderError, provider_metadata, signing_key
 from logout_sso.models import LocalSession, Organization
 from logout_sso.sessions import end_sessions, index_session, unindex_session
 from tests.services import free_port
+from tests.signing_in import is_signed_in
 
 IDP = "https://idp.example.com/"
 OTHER_IDP = "https://other-idp.example.com/"
@@ -150,10 +151,6 @@ def signed_in_client(username: str, organization: Organization, *, sub: str, sid
     assert session_key is not None
     index_session(session_key, issuer=IDP, sub=sub, sid=sid, organization_id=organization.pk)
     return client
-
-
-def is_signed_in(client: Client) -> bool:
-    return bool(client.get("/me/").json()["authenticated"])
 
 
 @pytest.mark.django_db
