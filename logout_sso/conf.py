@@ -193,6 +193,7 @@ SETTINGS: dict[str, _Setting] = {
     "DELIVERY_CONCURRENCY": _Setting(100, _positive_int),
     "DELIVERY_CONNECT_TIMEOUT": _Setting(3.05, _timeout),
     "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
+    "DELIVERY_TASKS_PER_EVENT": _Setting(1, _positive_int),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
     "EXEMPT_PATHS": _Setting([], _string_list),
     "HUB_CREDENTIAL": _Setting(None, _optional_string),
@@ -271,6 +272,11 @@ class AppSettings:
         """The hub's session API, e.g. ``https://hub.example.com/sso/api/`` (client mode)."""
         value: str | None = self._get("HUB_URL")
         return value
+
+    @property
+    def DELIVERY_TASKS_PER_EVENT(self) -> int:
+        """How many worker processes share a large fan-out (set it to the pool's size)."""
+        return int(self._get("DELIVERY_TASKS_PER_EVENT"))
 
     @property
     def HUB_ISSUER(self) -> str | None:

@@ -28,9 +28,14 @@ def close_expired_sessions() -> int:
 # acks_late + reject_on_worker_lost: a message whose worker died is delivered again at once;
 # harmless, since deliveries are claimed (a redelivered message finds nothing due to send).
 @shared_task(name="logout_sso.deliver_event", acks_late=True, reject_on_worker_lost=True)
-def deliver_event(event_id: int) -> int:
-    """Send a logout event's back-channel logouts, all at once; queue the next retry."""
-    delivered = sender.deliver_event(event_id)
+def deliver_event(event_id: int, share: int | None = None) -> int:
+    """Send a logout event's back-channel logouts, all at once; queue the next retry. A large
+    fan-out is first split among ``DELIVERY_TASKS_PER_EVENT`` tasks (``share``)."""
+    if share is None:
+        share = sender.shares_for(event_id)
+        for _ in range(share - 1):
+            deliver_event.apply_async((event_id,), {"share": share})
+    delivered = sender.deliver_event(event_id, share)
     delay = sender.retry_soon(event_id)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         deliver_event.apply_async((event_id,), countdown=delay)

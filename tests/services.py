@@ -109,7 +109,11 @@ def forget_broker_connections() -> None:
 
 @contextmanager
 def running_worker(
-    redis_url: str, database_name: str, log_dir: Path, overrides: dict[str, Any] | None = None
+    redis_url: str,
+    database_name: str,
+    log_dir: Path,
+    overrides: dict[str, Any] | None = None,
+    concurrency: int = 1,
 ) -> Iterator[str]:
     """A real ``celery worker`` process (prefork) on Redis and the test database, with
     tests.settings plus ``overrides`` (what a test's ``settings`` fixture cannot reach in
@@ -133,7 +137,7 @@ def running_worker(
     }
     command = [
         sys.executable, "-m", "celery", "--app", "tests.celery_app", "worker",
-        "--hostname", name, "--queues", queue, "--concurrency", "1",
+        "--hostname", name, "--queues", queue, "--concurrency", str(concurrency),
         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
     with log_path.open("wb") as log:

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 #: died (a killed worker) is taken by the sweeper.
 LEASE_MARGIN_SECONDS = 5.0
 ERROR_EXCERPT = 300
+#: Below this many deliveries per task, splitting a fan-out costs more than it saves.
+SPLIT_MIN_DELIVERIES = 20
 #: The longest ``Retry-After`` honoured: an absurd one must not overflow the next attempt's time.
 MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60
 
@@ -265,10 +267,18 @@ def send_in_batches(deliveries: QuerySet[Delivery], limit: int) -> int:
     return delivered
 
 
-def deliver_event(event_id: int) -> int:
-    """Send the event's due deliveries (the task queued when the event was recorded)."""
+def deliver_event(event_id: int, share: int = 1) -> int:
+    """Send the event's due deliveries (the task queued when the event was recorded); with
+    ``share`` > 1, about that fraction of them, the other tasks of the event taking the rest."""
     deliveries = Delivery.objects.filter(event_id=event_id)
-    return send_in_batches(deliveries, deliveries.count())
+    return send_in_batches(deliveries, -(-deliveries.count() // share))
+
+
+def shares_for(event_id: int) -> int:
+    """Into how many tasks to split the event's fan-out: one per pool process when it is large
+    enough to be worth it (sending is CPU-bound under the GIL)."""
+    pending = Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING).count()
+    return max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, pending // SPLIT_MIN_DELIVERIES))
 
 
 def send_due(limit: int = 10_000) -> int:
@@ -278,9 +288,10 @@ def send_due(limit: int = 10_000) -> int:
 
 
 def retry_soon(event_id: int) -> float | None:
-    """Seconds until the event's next due delivery, if any is pending."""
+    """Seconds until the event's next retry, if any delivery is pending after an attempt
+    (one never tried belongs to another share of the event, or to the sweeper)."""
     next_at = (
-        Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING)
+        Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING, attempts__gt=0)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)
         .first()

@@ -1,0 +1,87 @@
+"""A large fan-out shared among several worker processes (DELIVERY_TASKS_PER_EVENT)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from logout_sso import tasks
+from logout_sso.hub import sender
+from logout_sso.hub.sender import Attempt
+from logout_sso.models import Delivery, LogoutEvent
+from logout_sso.models.events import DeliveryState, Initiator
+
+
+@pytest.fixture
+def event_to(make_organization, make_application):
+    acme = make_organization("acme")
+
+    def make(applications: int) -> LogoutEvent:
+        event = LogoutEvent.objects.create(
+            initiator=Initiator.API, issuer="https://idp/", sub="alice", organization=acme
+        )
+        for number in range(applications):
+            Delivery.objects.create(
+                event=event,
+                application=make_application(f"app{event.pk}-{number}", acme),
+                next_attempt_at=timezone.now(),
+            )
+        return event
+
+    return make
+
+
+@pytest.fixture
+def posted(monkeypatch):
+    sent: list[int] = []
+
+    def post(delivery):
+        sent.append(delivery.pk)
+        return Attempt(delivered=True, status=200)
+
+    monkeypatch.setattr(sender, "post", post)
+    return sent
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("setting", "applications", "shares"),
+    [(1, 100, 1), (2, 100, 2), (2, 39, 1), (2, 40, 2), (4, 60, 3), (4, 500, 4)],
+)
+def test_a_fan_out_is_split_only_when_large_enough(
+    settings, event_to, setting, applications, shares
+):
+    settings.LOGOUT_SSO = {"DELIVERY_TASKS_PER_EVENT": setting}
+
+    assert sender.shares_for(event_to(applications).pk) == shares
+
+
+@pytest.mark.django_db
+def test_each_share_sends_its_part_and_together_they_send_each_once(event_to, posted):
+    event = event_to(45)
+
+    first = sender.deliver_event(event.pk, share=2)
+    second = sender.deliver_event(event.pk, share=2)
+
+    assert (first, second) == (23, 22)
+    assert sorted(posted) == sorted(event.deliveries.values_list("pk", flat=True))
+    assert not event.deliveries.exclude(state=DeliveryState.DELIVERED).exists()
+
+
+@pytest.mark.django_db
+def test_the_task_queues_the_other_shares_before_sending_its_own(
+    settings, event_to, posted, monkeypatch
+):
+    settings.LOGOUT_SSO = {"DELIVERY_TASKS_PER_EVENT": 2}
+    queued: list[tuple[tuple[int], dict[str, int]]] = []
+    monkeypatch.setattr(
+        tasks.deliver_event,
+        "apply_async",
+        lambda args, kwargs=None, **o: queued.append((args, kwargs)),
+    )
+    event = event_to(60)
+
+    tasks.deliver_event(event.pk)
+
+    assert queued == [((event.pk,), {"share": 2})]
+    assert len(posted) == 30
