@@ -5,16 +5,26 @@ Service fixtures (Redis, a Celery worker) live in ``tests/services.py`` and are 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from logout_sso.admin.permissions import ensure_organization_admins_group
 from logout_sso.models import Application, Organization
 
 pytest_plugins = ["tests.services", "tests.oidc_provider"]
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    """The per-process test cache holds policies, JWKS and seen jti: nothing may leak from one
+    test to the next (primary keys are reused after a rollback)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -29,14 +29,6 @@ def validation_errors(instance):
     return exc_info.value.message_dict
 
 
-@pytest.fixture(autouse=True)
-def empty_policy_cache():
-    """Cached policies must not leak between tests (primary keys are reused after rollback)."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
-
-
 @pytest.fixture
 def policy(make_organization):
     return make_organization("acme").logout_policy

@@ -60,13 +60,6 @@ Tokens = Callable[[KeyServer], list[str]]
 # --- fixtures and helpers -----------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def empty_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def server() -> Iterator[KeyServer]:
     server = KeyServer()

@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
@@ -37,13 +36,6 @@ def oidc_settings(settings):
     settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.example.com/.well-known/jwks.json"
     settings.OIDC_RP_SIGN_ALGO = "RS256"
     settings.OIDC_OP_ISSUER = ISSUER
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from logout_sso.models import LocalSession, LogoutEvent, Organization
@@ -35,13 +34,6 @@ def oidc_settings(settings):
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_OP_ISSUER = ISSUER
     settings.LOGOUT_SSO = {"END_SESSION_ENDPOINT": END_SESSION}
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

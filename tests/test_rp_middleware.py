@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils.html import escape
@@ -62,13 +61,6 @@ def processed() -> Iterator[list[str]]:
     views.PROCESSED.clear()
     yield views.PROCESSED
     views.PROCESSED.clear()
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -28,13 +28,6 @@ IDP = "https://idp.example.com/"
 OTHER_IDP = "https://other-idp.example.com/"
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def acme(make_organization: Callable[..., Organization]) -> Organization:
     return make_organization("acme")
