@@ -37,6 +37,12 @@ def make_organization(db: None) -> Callable[..., Organization]:
 
 
 @pytest.fixture
+def acme(make_organization: Callable[..., Organization]) -> Organization:
+    """Organization acme, known at the IdP as org_acme."""
+    return make_organization("acme", idp_organization_id="org_acme")
+
+
+@pytest.fixture
 def make_application(db: None) -> Callable[..., Application]:
     def make(name: str, *organizations: Organization, **fields: Any) -> Application:
         fields.setdefault("client_id", f"{name}-client")

@@ -27,11 +27,6 @@ def add(*extra: str) -> str:
     )  # fmt: skip
 
 
-@pytest.fixture
-def acme(make_organization):
-    return make_organization("acme")
-
-
 def test_add_prints_the_credential_once_and_stores_only_its_digest(acme):
     printed = json.loads(add("--json"))
 

@@ -89,11 +89,6 @@ def trust(settings: Any, server: KeyServer) -> Callable[..., None]:
     return configure
 
 
-@pytest.fixture
-def acme(make_organization: Callable[..., Organization]) -> Organization:
-    return make_organization("acme")
-
-
 def sign_in(
     username: str, organization: Organization, *, issuer: str, sub: str, sid: str
 ) -> Client:

@@ -5,7 +5,6 @@ tests run the whole flow against a real one."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,11 +35,6 @@ def oidc_settings(settings):
     settings.OIDC_OP_JWKS_ENDPOINT = "https://idp.example.com/.well-known/jwks.json"
     settings.OIDC_RP_SIGN_ALGO = "RS256"
     settings.OIDC_OP_ISSUER = ISSUER
-
-
-@pytest.fixture
-def acme(make_organization: Callable[..., Organization]) -> Organization:
-    return make_organization("acme", idp_organization_id="org_acme")
 
 
 def start_login(client: Client, **params: str) -> tuple[str, dict[str, list[str]]]:

@@ -4,7 +4,7 @@ user is sent afterwards per the organization's policy, and the IdP logout URL bu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,11 +34,6 @@ def oidc_settings(settings):
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_OP_ISSUER = ISSUER
     settings.LOGOUT_SSO = {"END_SESSION_ENDPOINT": END_SESSION}
-
-
-@pytest.fixture
-def acme(make_organization: Callable[..., Organization]) -> Organization:
-    return make_organization("acme", idp_organization_id="org_acme")
 
 
 def set_policy(organization: Organization, **fields: Any) -> None:

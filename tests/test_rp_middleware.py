@@ -7,7 +7,7 @@ a 401 with the refresh URL and are never processed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -61,11 +61,6 @@ def processed() -> Iterator[list[str]]:
     views.PROCESSED.clear()
     yield views.PROCESSED
     views.PROCESSED.clear()
-
-
-@pytest.fixture
-def acme(make_organization: Callable[..., Organization]) -> Organization:
-    return make_organization("acme", idp_organization_id="org_acme")
 
 
 def sign_in(client: Client, organization: Organization, username: str = "alice") -> SessionBase:

@@ -28,11 +28,6 @@ IDP = "https://idp.example.com/"
 OTHER_IDP = "https://other-idp.example.com/"
 
 
-@pytest.fixture
-def acme(make_organization: Callable[..., Organization]) -> Organization:
-    return make_organization("acme")
-
-
 # --- index_session / unindex_session ------------------------------------------------------------
 
 
