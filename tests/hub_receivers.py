@@ -70,6 +70,7 @@ class Received:
     at: float  # time.monotonic() when it arrived, before any scripted delay
     method: str
     path: str
+    host: str  # the Host header
     content_type: str
     logout_tokens: tuple[str, ...]
     status: int  # what the receiver answered
@@ -84,9 +85,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, receiver: Receiver) -> None:
+    def __init__(self, address: str, port: int, receiver: Receiver) -> None:
         self.receiver = receiver
-        super().__init__(("127.0.0.1", port), _ReceiverHandler)
+        super().__init__((address, port), _ReceiverHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A sender that hung up before the answer (a killed worker) is not an error here; any
@@ -97,6 +98,7 @@ class _Server(ThreadingHTTPServer):
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # Connections kept alive, as most applications' servers do.
 
     def do_POST(self) -> None:
         arrived = time.monotonic()
@@ -104,7 +106,8 @@ class _ReceiverHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode("utf-8", "replace")
         content_type = self.headers.get("Content-Type", "")
         tokens = tuple(parse_qs(body).get("logout_token", []))
-        answer = self.server.receiver.record(arrived, "POST", self.path, content_type, tokens)
+        host = self.headers.get("Host", "")
+        answer = self.server.receiver.record(arrived, "POST", self.path, host, content_type, tokens)
         if answer.delay:
             time.sleep(answer.delay)  # The scripted slowness of this application.
         payload = answer.body.encode()
@@ -126,10 +129,19 @@ class Receiver:
     It answers request *n* with ``answers[n]`` (an :class:`Answer` or a bare status), the last
     one again once the script runs out, and records every request with its ``logout_token``.
     ``listening=False`` reserves a port without listening on it: the application is down until
-    :meth:`start` (or :meth:`start_after`) brings it up. Thread-safe.
+    :meth:`start` (or :meth:`start_after`) brings it up. It listens on ``address`` (any of
+    127.0.0.0/8), on ``port`` if given. Thread-safe.
     """
 
-    def __init__(self, answers: Sequence[Answer | int] = (200,), *, listening: bool = True):
+    def __init__(
+        self,
+        answers: Sequence[Answer | int] = (200,),
+        *,
+        listening: bool = True,
+        address: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.address = address
         self._answers = [
             answer if isinstance(answer, Answer) else Answer(status=answer) for answer in answers
         ] or [Answer()]
@@ -139,12 +151,12 @@ class Receiver:
         self._timer: threading.Timer | None = None
         self.started_at: float | None = None
         if listening:
-            self._listen(0)
+            self._listen(port)
         else:
-            self.port = free_port()
+            self.port = port or free_port()
 
     def _listen(self, port: int) -> None:
-        server = _Server(port, self)
+        server = _Server(self.address, port, self)
         self.port = int(server.server_address[1])
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         with self._lock:
@@ -153,7 +165,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/backchannel-logout"
+        return f"http://{self.address}:{self.port}/backchannel-logout"
 
     def start(self) -> None:
         """Begin listening (on the reserved port) if not yet listening."""
@@ -167,12 +179,20 @@ class Receiver:
         self._timer.start()
 
     def record(
-        self, at: float, method: str, path: str, content_type: str, tokens: tuple[str, ...]
+        self,
+        at: float,
+        method: str,
+        path: str,
+        host: str,
+        content_type: str,
+        tokens: tuple[str, ...],
     ) -> Answer:
         """Store one request and return the scripted answer to it."""
         with self._lock:
             answer = self._answers[min(len(self._received), len(self._answers) - 1)]
-            self._received.append(Received(at, method, path, content_type, tokens, answer.status))
+            self._received.append(
+                Received(at, method, path, host, content_type, tokens, answer.status)
+            )
             return answer
 
     @property
@@ -207,8 +227,8 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
     """A factory of :class:`Receiver`; every one is closed after the test."""
     made: list[Receiver] = []
 
-    def make(answers: Sequence[Answer | int] = (200,), *, listening: bool = True) -> Receiver:
-        receiver = Receiver(answers, listening=listening)
+    def make(answers: Sequence[Answer | int] = (200,), **options: Any) -> Receiver:
+        receiver = Receiver(answers, **options)
         made.append(receiver)
         return receiver
 

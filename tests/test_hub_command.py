@@ -8,8 +8,16 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from logout_sso.models import Application
+from logout_sso.models import Application, Delivery, LogoutEvent
+from logout_sso.models.events import Initiator
+from tests import hub_receivers
+from tests.hub_receivers import IDP_ISSUER, register_application
+
+hub_settings = hub_receivers.hub_settings
+hub_rsa_pem = hub_receivers.hub_rsa_pem
+receivers = hub_receivers.receivers
 
 URI = "https://wiki.example.com/sso/backchannel-logout/"
 
@@ -97,21 +105,15 @@ def test_unknown_client_id_fails(acme):
         run("rotate", "--client-id", "ghost")
 
 
-def test_the_sweeper_command_sends_what_is_due(acme, make_application, monkeypatch):
-    from django.utils import timezone
-
-    from logout_sso.hub.sender import Attempt
-    from logout_sso.models import Delivery, LogoutEvent
-    from logout_sso.models.events import Initiator
-
-    monkeypatch.setattr("logout_sso.hub.sender.post", lambda delivery: Attempt(delivered=True))
-    event = LogoutEvent.objects.create(initiator=Initiator.API, issuer="https://idp/", sub="a")
-    Delivery.objects.create(
-        event=event, application=make_application("crm", acme), next_attempt_at=timezone.now()
-    )
+def test_the_sweeper_command_sends_what_is_due(acme, hub_settings, receivers):
+    receiver = receivers()
+    application, _ = register_application("crm", acme, uri=receiver.url)
+    event = LogoutEvent.objects.create(initiator=Initiator.API, issuer=IDP_ISSUER, sub="a")
+    Delivery.objects.create(event=event, application=application, next_attempt_at=timezone.now())
     output = StringIO()
 
     call_command("logout_sso_send_due", stdout=output)
 
     assert output.getvalue() == "1 delivered now; 0 still pending.\n"
     assert Delivery.objects.get().state == "delivered"
+    assert len(receiver.received) == 1

@@ -530,7 +530,7 @@ def test_name_that_does_not_resolve_is_retried_later(hub, monkeypatch, settings)
 
     delivery = delivery_to(application)
     assert (delivery.state, delivery.attempts) == ("pending", 1)
-    assert "logout.does-not-resolve.invalid does not resolve" in delivery.last_error
+    assert delivery.last_error == "Could not resolve host: logout.does-not-resolve.invalid"
     assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at > timezone.now()
 

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jwt
 import pytest
 from django.utils import timezone
 
 from logout_sso import tasks
 from logout_sso.hub import sender
-from logout_sso.hub.sender import Attempt
 from logout_sso.models import Delivery, LogoutEvent
 from logout_sso.models.events import DeliveryState, Initiator
+from tests import hub_receivers
+from tests.hub_receivers import Receiver
+
+hub_settings = hub_receivers.hub_settings
+hub_rsa_pem = hub_receivers.hub_rsa_pem
+receivers = hub_receivers.receivers
 
 
 @pytest.fixture
-def event_to(make_organization, make_application):
+def receiver(receivers: Callable[..., Receiver]) -> Receiver:
+    """The one back-channel endpoint every application of these tests shares."""
+    return receivers()
+
+
+@pytest.fixture
+def event_to(make_organization, make_application, receiver):
     acme = make_organization("acme")
 
     def make(applications: int) -> LogoutEvent:
@@ -23,7 +37,9 @@ def event_to(make_organization, make_application):
         for number in range(applications):
             Delivery.objects.create(
                 event=event,
-                application=make_application(f"app{event.pk}-{number}", acme),
+                application=make_application(
+                    f"app{event.pk}-{number}", acme, backchannel_logout_uri=receiver.url
+                ),
                 next_attempt_at=timezone.now(),
             )
         return event
@@ -31,16 +47,11 @@ def event_to(make_organization, make_application):
     return make
 
 
-@pytest.fixture
-def posted(monkeypatch):
-    sent: list[int] = []
-
-    def post(delivery):
-        sent.append(delivery.pk)
-        return Attempt(delivered=True, status=200)
-
-    monkeypatch.setattr(sender, "post", post)
-    return sent
+def audiences(receiver: Receiver) -> list[str]:
+    """The client id each logout token the receiver got was addressed to."""
+    return [
+        jwt.decode(token, options={"verify_signature": False})["aud"] for token in receiver.tokens
+    ]
 
 
 @pytest.mark.django_db
@@ -57,22 +68,26 @@ def test_a_fan_out_is_split_only_when_large_enough(
 
 
 @pytest.mark.django_db
-def test_each_share_sends_its_part_and_together_they_send_each_once(event_to, posted):
+def test_each_share_sends_its_part_and_together_they_send_each_once(
+    hub_settings, event_to, receiver
+):
     event = event_to(45)
 
     first = sender.deliver_event(event.pk, share=2)
     second = sender.deliver_event(event.pk, share=2)
 
     assert (first, second) == (23, 22)
-    assert sorted(posted) == sorted(event.deliveries.values_list("pk", flat=True))
+    assert sorted(audiences(receiver)) == sorted(
+        event.deliveries.values_list("application__client_id", flat=True)
+    )
     assert not event.deliveries.exclude(state=DeliveryState.DELIVERED).exists()
 
 
 @pytest.mark.django_db
 def test_the_task_queues_the_other_shares_before_sending_its_own(
-    settings, event_to, posted, monkeypatch
+    hub_settings, event_to, receiver, monkeypatch
 ):
-    settings.LOGOUT_SSO = {"DELIVERY_TASKS_PER_EVENT": 2}
+    hub_settings.LOGOUT_SSO = {**hub_settings.LOGOUT_SSO, "DELIVERY_TASKS_PER_EVENT": 2}
     queued: list[tuple[tuple[int], dict[str, int]]] = []
     monkeypatch.setattr(
         tasks.deliver_event,
@@ -84,4 +99,4 @@ def test_the_task_queues_the_other_shares_before_sending_its_own(
     tasks.deliver_event(event.pk)
 
     assert queued == [((event.pk,), {"share": 2})]
-    assert len(posted) == 30
+    assert len(receiver.received) == 30

@@ -6,8 +6,11 @@ message is queued: the database is the truth, a Celery message only says "go".
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -129,6 +132,38 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def update_each_if_claimed(self, changes: Iterable[tuple[Delivery, dict[str, Any]]]) -> None:
+        """Apply each ``(delivery, {field: value})`` to its row, unless another sender has
+        claimed the row since. One statement executed for every row with the same fields
+        (``executemany``): several times faster than an ``UPDATE`` each through the ORM, or
+        one ``bulk_update`` with a ``CASE`` per field."""
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        meta = Delivery._meta
+        fields_by_name = {field.name: field for field in meta.concrete_fields}
+
+        def column(name: str) -> str:
+            return quote(fields_by_name[name].get_attname_column()[1] or name)
+
+        # Identifiers from the model's metadata, quoted; every value is a parameter.
+        table, pk, claim = quote(meta.db_table), column("id"), column("claim")
+        groups: dict[tuple[str, ...], list[tuple[Delivery, dict[str, Any]]]] = {}
+        for delivery, values in changes:
+            groups.setdefault(tuple(sorted(values)), []).append((delivery, values))
+        for names, group in groups.items():
+            fields = [fields_by_name[name] for name in names]
+            assignments = ", ".join(f"{column(name)} = %s" for name in names)
+            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s AND {claim} = %s"  # noqa: S608
+            parameters = [
+                [field.get_db_prep_save(values[field.name], connection) for field in fields]
+                + [delivery.pk, delivery.claim]
+                for delivery, values in group
+            ]
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, parameters)
+
+
 class Delivery(models.Model):
     """The back-channel logout of one event to one application."""
 
@@ -195,6 +230,8 @@ class Delivery(models.Model):
         blank=True,
         help_text=_("When the application accepted the logout token."),
     )
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("delivery")
