@@ -448,6 +448,7 @@ def test_reading_an_event_shows_each_delivery(client, tenants, queued):
     assert body["deliveries"] == [
         {
             "application": "billing",
+            "sid": None,
             "state": "delivered",
             "attempts": 1,
             "last_status": 200,
@@ -456,6 +457,7 @@ def test_reading_an_event_shows_each_delivery(client, tenants, queued):
         },
         {
             "application": "wiki",
+            "sid": None,
             "state": "failed",
             "attempts": 1,
             "last_status": 400,
@@ -475,6 +477,7 @@ def test_reading_a_pending_event(client, tenants, queued):
     assert body["deliveries"] == [
         {
             "application": "billing",
+            "sid": None,
             "state": "pending",
             "attempts": 0,
             "last_status": None,

@@ -455,6 +455,77 @@ def test_two_sweepers_at_once_deliver_once(hub, receivers, monkeypatch):
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
 
 
+# --- Applications that require a sid ------------------------------------------------------
+
+
+def sids_received(receiver: Receiver, jwks_uri: str, audience: str) -> list[tuple[str, str]]:
+    """(sub, sid) of each logout token the receiver got, as logout_sso's receiver reads it."""
+    named = []
+    for token in receiver.tokens:
+        accepted = validate_as_receiver(token, audience=audience, jwks_uri=jwks_uri)
+        named.append((accepted.sub, accepted.sid))
+    return sorted(named)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_application_requiring_a_sid_gets_one_token_per_session_of_the_subject(
+    hub, receivers, hub_jwks, monkeypatch
+):
+    receiver = receivers()
+    crm, _ = register_application(
+        "crm", hub.acme, uri=receiver.url, backchannel_logout_session_required=True
+    )
+    for sid in ("sid-laptop", "sid-phone"):
+        track_session(crm, hub.acme, "user-1", sid=sid)
+    with messages_lost(monkeypatch):
+        event = record_user_logout(hub.acme)  # Names the subject only.
+
+    assert sender.send_due() == 2
+
+    assert sids_received(receiver, hub_jwks.url, crm.client_id) == [
+        ("user-1", "sid-laptop"),
+        ("user-1", "sid-phone"),
+    ]
+    assert sorted(event.deliveries.values_list("sid", "state")) == [
+        ("sid-laptop", "delivered"),
+        ("sid-phone", "delivered"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_application_not_requiring_a_sid_gets_one_token_for_the_subject(
+    hub, receivers, hub_jwks, monkeypatch
+):
+    receiver = receivers()
+    wiki, _ = register_application("wiki", hub.acme, uri=receiver.url)
+    for sid in ("sid-laptop", "sid-phone"):
+        track_session(wiki, hub.acme, "user-1", sid=sid)
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+
+    assert sender.send_due() == 1
+
+    assert sids_received(receiver, hub_jwks.url, wiki.client_id) == [("user-1", "")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_of_one_sid_sends_that_sid_only(hub, receivers, hub_jwks, monkeypatch):
+    receiver = receivers()
+    crm, _ = register_application(
+        "crm", hub.acme, uri=receiver.url, backchannel_logout_session_required=True
+    )
+    for sid in ("sid-laptop", "sid-phone"):
+        track_session(crm, hub.acme, "user-1", sid=sid)
+    with messages_lost(monkeypatch):
+        record_logout(
+            initiator="api", issuer=IDP_ISSUER, sub="user-1", sid="sid-phone", organization=hub.acme
+        )
+
+    assert sender.send_due() == 1
+
+    assert sids_received(receiver, hub_jwks.url, crm.client_id) == [("user-1", "sid-phone")]
+
+
 # --- Where the hub may send (SSRF) -----------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[t
     extra = 0
     fields = readonly_fields = (
         "application",
+        "sid",
         "state",
         "attempts",
         "last_status",

@@ -228,6 +228,7 @@ def read_logout(request: HttpRequest, application: Application, event_id: int) -
             "deliveries": [
                 {
                     "application": delivery.application.name,
+                    "sid": delivery.token_sid or None,
                     "state": delivery.state,
                     "attempts": delivery.attempts,
                     "last_status": delivery.last_status,

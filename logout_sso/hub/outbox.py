@@ -15,13 +15,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
-from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
+from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.sessions import EndReason
 from logout_sso.sessions import end_sessions
 
 
-def sessions_of(event: LogoutEvent) -> Any:
+def sessions_of(event: LogoutEvent) -> QuerySet[TrackedSession]:
     """The live tracked sessions an event ends: its sid's, or every session of its sub."""
     sessions = TrackedSession.objects.live().filter(issuer=event.issuer)
     sessions = sessions.filter(sid=event.sid) if event.sid else sessions.filter(sub=event.sub)
@@ -30,39 +30,55 @@ def sessions_of(event: LogoutEvent) -> Any:
     return sessions
 
 
+def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> list[Delivery]:
+    """What ending ``sessions`` takes: one delivery per enabled application holding one (already
+    delivered for those sharing this project's session store), and one per session for an
+    application that requires a sid when the logout names only a subject."""
+    now = timezone.now()
+    holders = sessions.filter(application__enabled=True).values_list(
+        "application_id",
+        "application__shares_session_store",
+        "application__backchannel_logout_uri",
+        "application__backchannel_logout_session_required",
+        "sid",
+    )
+    deliveries: dict[tuple[int, str], Delivery] = {}
+    for application_id, shares_store, uri, requires_sid, sid in holders:
+        if shares_store:
+            deliveries.setdefault(
+                (application_id, ""),
+                Delivery(
+                    event=event,
+                    application_id=application_id,
+                    state=DeliveryState.DELIVERED,
+                    attempts=1,
+                    delivered_at=now,
+                    latency_ms=0,
+                ),
+            )
+        elif uri:
+            key = (application_id, sid if requires_sid and not event.sid else "")
+            deliveries.setdefault(
+                key,
+                Delivery(
+                    event=event, application_id=application_id, sid=key[1], next_attempt_at=now
+                ),
+            )
+    return list(deliveries.values())
+
+
 @transaction.atomic
 def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> list[Delivery]:
-    """Deliveries of ``event`` to every enabled application holding one of its sessions (in
-    those organizations, if given); the sessions are marked ended and the sending is queued
-    once the transaction commits."""
+    """Deliveries of ``event`` to every application holding one of its sessions (in those
+    organizations, if given); the sessions are marked ended and the sending is queued once the
+    transaction commits."""
     now = timezone.now()
     sessions = sessions_of(event)
     if organization_ids is not None:
         sessions = sessions.filter(organization_id__in=organization_ids)
-    applications = list(
-        Application.objects.enabled().filter(pk__in=sessions.values("application_id"))
-    )
-    direct = [application for application in applications if application.shares_session_store]
-    if direct:
+    deliveries = Delivery.objects.bulk_create(deliveries_for(event, sessions))
+    if any(delivery.state == DeliveryState.DELIVERED for delivery in deliveries):
         end_sessions(event.issuer, sid=event.sid, sub=event.sub)
-    deliveries = Delivery.objects.bulk_create(
-        [
-            Delivery(event=event, application=application, next_attempt_at=now)
-            for application in applications
-            if not application.shares_session_store and application.backchannel_logout_uri
-        ]
-        + [
-            Delivery(
-                event=event,
-                application=application,
-                state=DeliveryState.DELIVERED,
-                attempts=1,
-                delivered_at=now,
-                latency_ms=0,
-            )
-            for application in direct
-        ]
-    )
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
     if any(delivery.state == DeliveryState.PENDING for delivery in deliveries):
         transaction.on_commit(partial(tasks.deliver_event.delay, event.pk))

@@ -123,7 +123,9 @@ def prepare(delivery: Delivery, sending: Sending) -> Request | Attempt:
     if not application.enabled:
         return Attempt(delivered=False, permanent=True, error="The application is disabled.")
     try:
-        token = sending.signer.sign(audience=application.client_id, sub=event.sub, sid=event.sid)
+        token = sending.signer.sign(
+            audience=application.client_id, sub=event.sub, sid=delivery.token_sid
+        )
     except Exception as exc:
         logger.exception("Back-channel logout to %s failed unexpectedly", application)
         return Attempt(delivered=False, error=f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])

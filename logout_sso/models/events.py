@@ -181,6 +181,15 @@ class Delivery(models.Model):
         verbose_name=_("application"),
         help_text=_("The application the logout token is sent to."),
     )
+    sid = models.CharField(
+        _("session id at the IdP"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "The session the logout token names, when the application requires a sid and the "
+            "logout names only a subject (one token per session); empty: the event's sid."
+        ),
+    )
     state = models.CharField(
         _("state"),
         max_length=16,
@@ -239,7 +248,8 @@ class Delivery(models.Model):
         ordering = ["event", "application__name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["event", "application"], name="logout_sso_delivery_once_per_app"
+                fields=["event", "application", "sid"],
+                name="logout_sso_delivery_once_per_session",
             ),
         ]
         indexes = [
@@ -253,3 +263,8 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} -> {self.application_id}: {self.get_state_display()}"
+
+    @property
+    def token_sid(self) -> str:
+        """The sid its logout token names (none: the token names the subject only)."""
+        return self.sid or self.event.sid
