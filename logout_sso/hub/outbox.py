@@ -67,7 +67,7 @@ def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> li
     return list(deliveries.values())
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> list[Delivery]:
     """Deliveries of ``event`` to every application holding one of its sessions (in those
     organizations, if given); the sessions are marked ended and the sending is queued once the
@@ -87,7 +87,7 @@ def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> li
     return deliveries
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def record_logout(
     *,
     initiator: str,

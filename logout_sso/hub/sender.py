@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
@@ -78,22 +78,16 @@ def lease_seconds() -> float:
 
 
 def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
-    """Take the due, pending ones among ``deliveries`` for this sender."""
+    """Take the due, pending ones among ``deliveries`` for this sender: one conditional
+    ``UPDATE`` (a concurrent claimer finds them no longer due), then one ``SELECT``."""
     now = timezone.now()
     due = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-    ids = list(
-        deliveries.filter(due).order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
-    )
+    first_due = deliveries.filter(due).order_by("next_attempt_at").values("pk")[:limit]
     token = uuid.uuid4().hex
-    Delivery.objects.filter(due, pk__in=ids).update(
+    Delivery.objects.filter(due, pk__in=first_due).update(
         claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
     )
-    # An event, its organization and policy are shared by its deliveries: fetched once each.
-    return list(
-        Delivery.objects.filter(claim=token)
-        .select_related("application")
-        .prefetch_related("event__organization__logout_policy")
-    )
+    return list(Delivery.objects.filter(claim=token).select_related("application", "event"))
 
 
 @dataclass(frozen=True)
@@ -271,22 +265,26 @@ def send(deliveries: list[Delivery]) -> int:
     if not deliveries:
         return 0
     attempts = attempt_all(deliveries)
+    # Only now: the retry policy is not needed before the last answer.
+    prefetch_related_objects(deliveries, "event__organization__logout_policy")
     with transaction.atomic():  # One commit for the batch, not one per delivery.
         record(deliveries, attempts)
         settle(delivery.event_id for delivery in deliveries)
     return sum(attempt.delivered for attempt in attempts)
 
 
-def send_in_batches(deliveries: QuerySet[Delivery], limit: int) -> int:
-    """Claim and send at most ``limit`` due deliveries, a thread pool's worth at a time: a
-    claim never waits for a free thread, so it cannot outlive its lease."""
+def send_in_batches(deliveries: QuerySet[Delivery], limit: int | None = None) -> int:
+    """Claim and send the due deliveries (at most ``limit``), ``DELIVERY_CONCURRENCY`` at a
+    time: a claim never waits for its turn, so it cannot outlive its lease."""
     delivered = 0
-    while limit > 0:
-        batch = claim(deliveries, min(limit, app_settings.DELIVERY_CONCURRENCY))
-        if not batch:
-            break
+    size = app_settings.DELIVERY_CONCURRENCY
+    while limit is None or limit > 0:
+        batch = claim(deliveries, size if limit is None else min(limit, size))
         delivered += send(batch)
-        limit -= len(batch)
+        if len(batch) < size:  # What was due is sent.
+            break
+        if limit is not None:
+            limit -= len(batch)
     return delivered
 
 
@@ -294,12 +292,16 @@ def deliver_event(event_id: int, share: int = 1) -> int:
     """Send the event's due deliveries (the task queued when the event was recorded); with
     ``share`` > 1, about that fraction of them, the other tasks of the event taking the rest."""
     deliveries = Delivery.objects.filter(event_id=event_id)
+    if share == 1:
+        return send_in_batches(deliveries)
     return send_in_batches(deliveries, -(-deliveries.count() // share))
 
 
 def shares_for(event_id: int) -> int:
     """Into how many tasks to split the event's fan-out: one per pool process when it is large
     enough to be worth it (sending is CPU-bound under the GIL)."""
+    if app_settings.DELIVERY_TASKS_PER_EVENT == 1:
+        return 1  # Without counting: one query less before the first POST.
     pending = Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING).count()
     return max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, pending // SPLIT_MIN_DELIVERIES))
 
