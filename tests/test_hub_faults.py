@@ -13,7 +13,8 @@ token it received with logout_sso's own receiver code and prints three numbers:
 Time is scaled down: connect and read timeouts of 0.5 s and 1 s (so a claim's lease is 6.5 s,
 see ``sender.lease_seconds``; 3 s and 8.5 s where applications take 2 s to answer), retries
 after 1 to 2 s, a sweeper every second (``SWEEP_EVERY``) as Celery beat would queue it every
-30 s, and "down for ten minutes" is eight seconds.
+30 s, and "down for a while" is eight seconds; "down for ten minutes" keeps the default retry
+policy and moves the clock on between attempts instead.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from typing import Any
 
 import pytest
 import redis
+from django.utils import timezone
 
 from logout_sso import tasks
 from logout_sso.hub import sender
 from logout_sso.hub.outbox import record_logout
-from logout_sso.models import Application, Delivery, Organization
+from logout_sso.models import Application, Delivery, LogoutPolicy, Organization
 from logout_sso.models.events import DeliveryState
 from tests import hub_receivers
 from tests.celery_app import app as celery_app
@@ -408,3 +410,55 @@ def test_application_down_for_a_while_is_delivered_once_it_is_up(
     fast_delivery = Delivery.objects.get(application__name="fast")
     assert (fast_delivery.state, fast_delivery.attempts) == ("delivered", 1)
     assert down_delivery.event.outcome == "completed"
+
+
+#: What "down for ten minutes" means below, in the retry schedule's own time.
+TEN_MINUTES = 600.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_application_down_for_ten_minutes_is_delivered_with_the_default_retry_policy(
+    hub: FaultHub,
+    receivers: Callable[..., Receiver],
+    hub_jwks: JsonServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each attempt is real (a POST to a port nobody listens on); between attempts the clock is
+    moved on by the delay the policy chose, so ten minutes of retries take a second. With the
+    default policy (12 attempts, 2 s doubling to 300 s, half of each delay random) the shortest
+    possible schedule spans 705 s: an application down for ten minutes is still retried."""
+    policy = LogoutPolicy()  # The defaults, on acme.
+    hub_policy(
+        hub.acme,
+        delivery_max_attempts=policy.delivery_max_attempts,
+        delivery_backoff_seconds=policy.delivery_backoff_seconds,
+        delivery_backoff_max_seconds=policy.delivery_backoff_max_seconds,
+    )
+    down = receivers(listening=False)
+    application = hub.application("down", down)
+    monkeypatch.setattr(tasks.deliver_event, "delay", lambda event_id: None)
+    hub.report_logout()
+    elapsed = 0.0
+
+    while elapsed < TEN_MINUTES:
+        sender.send_due()
+        delivery = Delivery.objects.get(application=application)
+        assert delivery.state == DeliveryState.PENDING, (
+            f"gave up after {delivery.attempts} attempts, {elapsed:.0f} s down"
+        )
+        assert delivery.next_attempt_at is not None
+        elapsed += (delivery.next_attempt_at - timezone.now()).total_seconds()
+        # The delay passes: the retry comes due now.
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    down.start()
+    sender.send_due()
+
+    delivery = Delivery.objects.get(application=application)
+    print(
+        f"\n[application down for ten minutes] {delivery.attempts - 1} attempts over "
+        f"{elapsed:.0f} s of retry schedule, then delivered"
+    )
+    assert (delivery.state, delivery.last_status) == ("delivered", 200)
+    assert tally("application down for ten minutes", {application: down}, hub_jwks) == Tally(
+        delivered=1, lost=0, duplicated=0
+    )
