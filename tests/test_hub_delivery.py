@@ -467,16 +467,24 @@ def sids_received(receiver: Receiver, jwks_uri: str, audience: str) -> list[tupl
     return sorted(named)
 
 
+def signed_in_on_two_devices(
+    hub: Hub, name: str, receiver: Receiver, *, requires_sid: bool
+) -> Application:
+    """An application where user-1 has two sessions: sid-laptop and sid-phone."""
+    application, _ = register_application(
+        name, hub.acme, uri=receiver.url, backchannel_logout_session_required=requires_sid
+    )
+    for sid in ("sid-laptop", "sid-phone"):
+        track_session(application, hub.acme, "user-1", sid=sid)
+    return application
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_application_requiring_a_sid_gets_one_token_per_session_of_the_subject(
     hub, receivers, hub_jwks, monkeypatch
 ):
     receiver = receivers()
-    crm, _ = register_application(
-        "crm", hub.acme, uri=receiver.url, backchannel_logout_session_required=True
-    )
-    for sid in ("sid-laptop", "sid-phone"):
-        track_session(crm, hub.acme, "user-1", sid=sid)
+    crm = signed_in_on_two_devices(hub, "crm", receiver, requires_sid=True)
     with messages_lost(monkeypatch):
         event = record_user_logout(hub.acme)  # Names the subject only.
 
@@ -497,9 +505,7 @@ def test_an_application_not_requiring_a_sid_gets_one_token_for_the_subject(
     hub, receivers, hub_jwks, monkeypatch
 ):
     receiver = receivers()
-    wiki, _ = register_application("wiki", hub.acme, uri=receiver.url)
-    for sid in ("sid-laptop", "sid-phone"):
-        track_session(wiki, hub.acme, "user-1", sid=sid)
+    wiki = signed_in_on_two_devices(hub, "wiki", receiver, requires_sid=False)
     with messages_lost(monkeypatch):
         record_user_logout(hub.acme)
 
@@ -511,11 +517,7 @@ def test_an_application_not_requiring_a_sid_gets_one_token_for_the_subject(
 @pytest.mark.django_db(transaction=True)
 def test_a_logout_of_one_sid_sends_that_sid_only(hub, receivers, hub_jwks, monkeypatch):
     receiver = receivers()
-    crm, _ = register_application(
-        "crm", hub.acme, uri=receiver.url, backchannel_logout_session_required=True
-    )
-    for sid in ("sid-laptop", "sid-phone"):
-        track_session(crm, hub.acme, "user-1", sid=sid)
+    crm = signed_in_on_two_devices(hub, "crm", receiver, requires_sid=True)
     with messages_lost(monkeypatch):
         record_logout(
             initiator="api", issuer=IDP_ISSUER, sub="user-1", sid="sid-phone", organization=hub.acme
