@@ -152,3 +152,22 @@ def test_an_application_that_refuses_connections_is_retried_with_the_reason(
 
     assert (delivery.state, delivery.attempts) == ("pending", 1)
     assert "Connection refused" in delivery.last_error, delivery.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_more_than_the_delivery_concurrency_are_sent_at_once(
+    acme, hub_settings, receivers, monkeypatch
+):
+    hub_settings.LOGOUT_SSO = {**hub_settings.LOGOUT_SSO, "DELIVERY_CONCURRENCY": 2}
+    receiver = receivers([Answer(delay=0.3)])  # Five applications behind one endpoint.
+    for number in range(5):
+        application, _ = register_application(f"app-{number}", acme, uri=receiver.url)
+        hub_receivers.track_session(application, acme, "user-1")
+    with messages_lost(monkeypatch):
+        record_logout(initiator=Initiator.API, issuer=IDP_ISSUER, sub="user-1", organization=acme)
+
+    assert sender.send_due() == 5
+
+    busy = [(request.at, request.at + 0.3) for request in receiver.received]
+    most_at_once = max(sum(start <= at < end for start, end in busy) for at, _ in busy)
+    assert most_at_once == 2
