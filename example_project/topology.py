@@ -1,11 +1,18 @@
-"""The demo's processes: an OpenID provider, the example project as two applications, a worker.
+"""The demo's processes: an OpenID provider, the example project as two applications (one of
+them the logout service), a Celery worker for each.
 
 - The OpenID provider: node-oidc-provider (the OpenID-certified provider, pinned in
   ``tests/op``; the tests use the same one) on 127.0.0.1:9000, with a development login form
   where any user name works. Started when Node.js and its packages are there.
-- "Wiki" on 127.0.0.1:8000 (the main database, the admin) and "Billing" on 127.0.0.1:8001 (a
-  database of its own): the example project twice, two client ids, separate session cookies.
-- A Celery worker with the beat scheduler, on the main database.
+- "Wiki" on 127.0.0.1:8000 (the main database, the admin) is also the logout service (hub):
+  issuer ``http://127.0.0.1:8000/sso/``, its signing key made once in ``var/hub-signing-key.pem``
+  and published at ``/sso/jwks/``, back-channel logouts allowed to loopback addresses.
+- "Billing" on 127.0.0.1:8001 (a database of its own, and a var dir of its own for its broker)
+  is a client of the hub: it registers its sign-ins at the hub's session API, with a credential
+  issued anew at each start and given to its processes only, and trusts the hub's logout tokens.
+  Both are the example project (two client ids, separate session cookies).
+- Wiki's Celery worker with the beat scheduler, on the main database: it sends the hub's
+  back-channel logouts. Billing's worker, on Billing's database and broker: it calls the hub.
 """
 
 from __future__ import annotations
@@ -15,10 +22,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from example_project.runner import Service
 
@@ -26,6 +36,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_DIR = REPO_ROOT / "tests" / "op"
 PROVIDER_PORT = 9000
 PROVIDER_ISSUER = f"http://127.0.0.1:{PROVIDER_PORT}"
+HUB_SIGNING_KEY_FILE = "hub-signing-key.pem"
+
+
+class SetupFailed(Exception):
+    """A step before the demo's processes start failed; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +56,22 @@ class Site:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def sso_url(self) -> str:
+        """Where the example project mounts logout_sso's URLs."""
+        return f"{self.url}/sso/"
+
     def environment(self, var_dir: Path, *, with_provider: bool) -> dict[str, str]:
+        """The variables that make the example project this site. A site with a database of
+        its own also has a var dir of its own, hence a broker of its own: its worker must run
+        its tasks with its settings, never take the other site's."""
         env = {
             "DJANGO_SESSION_COOKIE_NAME": f"{self.client_id}_session",
             "DJANGO_CSRF_COOKIE_NAME": f"{self.client_id}_csrftoken",
         }
         if self.database:
             env["DATABASE_URL"] = f"sqlite:///{var_dir / self.database}"
+            env["EXAMPLE_VAR_DIR"] = str(var_dir / self.client_id)
         if with_provider:
             env |= {
                 "OIDC_OP_ISSUER": PROVIDER_ISSUER,
@@ -71,7 +95,9 @@ class Site:
         return client
 
 
-# Wiki relies on short-lived sessions alone; Billing also receives back-channel logouts.
+# The hub first, then its client. Wiki relies on short-lived sessions (it runs the hub but
+# registers no sessions of its own there); Billing also receives the provider's back-channel
+# logouts.
 SITES = (
     Site("wiki", 8000, None, backchannel=False),
     Site("billing", 8001, "billing.sqlite3", backchannel=True),
@@ -90,52 +116,143 @@ def _provider_answers() -> bool:
         return False
 
 
+def manage(
+    env: Mapping[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` with this process's environment plus ``env``; its output captured."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        check=check,
+        capture_output=True,
+        text=True,
+    )
+
+
 def prepare_databases(var_dir: Path) -> None:
     """Migrate and seed every site's own database (the main one is done by ``make demo``)."""
     for site in SITES:
         if site.database:
             env = site.environment(var_dir, with_provider=False)
             for command in (["migrate", "--noinput"], ["seed_demo"]):
-                subprocess.run(
-                    [sys.executable, "manage.py", *command],
-                    cwd=REPO_ROOT,
-                    env={**os.environ, **env},
-                    check=True,
-                    capture_output=True,
-                )
+                manage(env, *command)
 
 
-def services(var_dir: Path, *, with_provider: bool) -> list[Service]:
-    python = sys.executable
-    processes = []
-    if with_provider:
-        processes.append(
-            Service(
-                "provider",
-                ["node", str(PROVIDER_DIR / "server.js")],
-                env={
-                    "OP_PORT": str(PROVIDER_PORT),
-                    "OP_CLIENTS": json.dumps([site.provider_client() for site in SITES]),
-                },
-                ready=_provider_answers,
-            )
+def _new_signing_key() -> str:
+    """A private key for the hub: RSA 2048 (RS256), PKCS #8, unencrypted PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def hub_signing_key(var_dir: Path) -> str:
+    """The hub's private key, made on the first run and kept in the var dir, readable by its
+    owner only (created with mode 0600, never overwritten); never printed."""
+    path = var_dir / HUB_SIGNING_KEY_FILE
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text()
+    pem = _new_signing_key()
+    with os.fdopen(descriptor, "w") as key_file:
+        key_file.write(pem)
+    return pem
+
+
+def issue_credential(var_dir: Path, hub: Site, client: Site) -> str:
+    """A new API credential of ``client`` at ``hub`` (the old one stops working). The hub keeps
+    only its digest, so each start issues one; it goes to the client's processes only."""
+    result = manage(
+        hub.environment(var_dir, with_provider=False),
+        *("logout_sso_application", "rotate", "--client-id", client.client_id, "--json"),
+        check=False,
+    )
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no reason given"])[-1]
+        raise SetupFailed(
+            f"Cannot issue {client.client_id} a credential at the hub ({reason}); "
+            "did `python manage.py seed_demo` run on the main database?"
         )
-    for site in SITES:
+    credential: str = json.loads(result.stdout.strip().splitlines()[-1])["credential"]
+    return credential
+
+
+def hub_environment(hub: Site, signing_key: str) -> dict[str, str]:
+    """What makes ``hub`` the logout service. Every demo application is on loopback, where a
+    hub otherwise refuses to deliver."""
+    return {
+        "LOGOUT_SSO_HUB_ISSUER": json.dumps(hub.sso_url),
+        "LOGOUT_SSO_HUB_SIGNING_KEY": json.dumps(signing_key),
+        "LOGOUT_SSO_DELIVERY_ALLOW_PRIVATE_ADDRESSES": "true",
+    }
+
+
+def client_environment(hub: Site, client: Site, credential: str) -> dict[str, str]:
+    """What makes ``client`` an application of ``hub``: its session API and credential, and
+    trust in its logout tokens, which name the provider's users and sessions."""
+    trusted_hub = {
+        "issuer": hub.sso_url,
+        "jwks_uri": f"{hub.sso_url}jwks/",
+        "audience": client.client_id,
+        "subject_issuer": PROVIDER_ISSUER,
+    }
+    return {
+        "LOGOUT_SSO_HUB_URL": json.dumps(f"{hub.sso_url}api/"),
+        "LOGOUT_SSO_HUB_API_CREDENTIAL": json.dumps(credential),
+        "LOGOUT_SSO_TRUSTED_ISSUERS": json.dumps([trusted_hub]),
+    }
+
+
+def _provider(sites: tuple[Site, Site]) -> Service:
+    return Service(
+        "provider",
+        ["node", str(PROVIDER_DIR / "server.js")],
+        env={
+            "OP_PORT": str(PROVIDER_PORT),
+            "OP_CLIENTS": json.dumps([site.provider_client() for site in sites]),
+        },
+        ready=_provider_answers,
+    )
+
+
+def _worker(site: Site, env: dict[str, str], *options: str) -> Service:
+    """A Celery worker with ``site``'s settings (its database, its broker)."""
+    return Service(
+        f"{site.client_id}-worker",
+        [
+            sys.executable, "-m", "celery", "--app", "example_project", "worker",
+            "--hostname", f"{site.client_id}@%h", "--loglevel", "INFO", *options,
+        ],
+        env=env,
+    )  # fmt: skip
+
+
+def services(
+    var_dir: Path, *, with_provider: bool, credential: str, sites: tuple[Site, Site] = SITES
+) -> list[Service]:
+    """The demo's processes. ``sites``: the hub, then its client, whose API credential at the
+    hub is ``credential``."""
+    hub, client = sites
+    hub_env = hub.environment(var_dir, with_provider=with_provider) | hub_environment(
+        hub, hub_signing_key(var_dir)
+    )
+    client_env = client.environment(var_dir, with_provider=with_provider) | client_environment(
+        hub, client, credential
+    )
+    processes = [_provider(sites)] if with_provider else []
+    for site, env in ((hub, hub_env), (client, client_env)):
         processes.append(
             Service(
                 site.client_id,
-                [python, "manage.py", "runserver", f"127.0.0.1:{site.port}", "--noreload"],
-                env=site.environment(var_dir, with_provider=with_provider),
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{site.port}", "--noreload"],
+                env=env,
             )
         )
-    processes.append(
-        Service(
-            "worker",
-            [
-                python, "-m", "celery", "--app", "example_project", "worker", "--beat",
-                "--schedule", str(var_dir / "celerybeat-schedule"),
-                "--loglevel", "INFO", "--concurrency", "2",
-            ],
-        )
-    )  # fmt: skip
+    beat = ("--beat", "--schedule", str(var_dir / "celerybeat-schedule"))
+    processes.append(_worker(hub, hub_env, *beat, "--concurrency", "2"))
+    processes.append(_worker(client, client_env, "--concurrency", "1"))
     return processes

@@ -196,7 +196,7 @@ SETTINGS: dict[str, _Setting] = {
     "DELIVERY_TASKS_PER_EVENT": _Setting(1, _positive_int),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
     "EXEMPT_PATHS": _Setting([], _string_list),
-    "HUB_CREDENTIAL": _Setting(None, _optional_string),
+    "HUB_API_CREDENTIAL": _Setting(None, _optional_string),
     "HUB_ISSUER": _Setting(None, _optional_url),
     "HUB_SIGNING_KEY": _Setting(None, _optional_pem),
     "HUB_SIGNING_KEYS_INACTIVE": _Setting([], _pem_list),
@@ -262,9 +262,9 @@ class AppSettings:
         return float(self._get("DELIVERY_READ_TIMEOUT"))
 
     @property
-    def HUB_CREDENTIAL(self) -> str | None:
+    def HUB_API_CREDENTIAL(self) -> str | None:
         """This application's API credential at the hub (client mode)."""
-        value: str | None = self._get("HUB_CREDENTIAL")
+        value: str | None = self._get("HUB_API_CREDENTIAL")
         return value
 
     @property

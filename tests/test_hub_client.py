@@ -87,7 +87,7 @@ def test_an_unreachable_hub_is_a_transient_error():
 
 @pytest.fixture
 def client_mode(settings, monkeypatch, make_organization):
-    settings.LOGOUT_SSO = {"HUB_URL": "https://hub.example.com/sso/api/", "HUB_CREDENTIAL": "c"}
+    settings.LOGOUT_SSO = {"HUB_URL": "https://hub.example.com/sso/api/", "HUB_API_CREDENTIAL": "c"}
     queued: list[tuple[str, object]] = []
     for task in ("register_session_at_hub", "remove_session_at_hub", "report_logout_to_hub"):
         monkeypatch.setattr(

@@ -5,6 +5,7 @@ import re
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.views.debug import SafeExceptionReporterFilter
 
 from logout_sso.conf import TrustedIssuer, app_settings
 
@@ -306,3 +307,14 @@ def test_bad_relying_party_settings_are_rejected(settings, key, value):
 
     with pytest.raises(ImproperlyConfigured, match=key):
         app_settings.validate()
+
+
+@pytest.mark.parametrize(
+    "key", ["HUB_API_CREDENTIAL", "HUB_SIGNING_KEY", "HUB_SIGNING_KEYS_INACTIVE"]
+)
+def test_secrets_are_hidden_from_django_error_reports(settings, key):
+    settings.LOGOUT_SSO = {key: "the-secret"}
+
+    shown = SafeExceptionReporterFilter().get_safe_settings()["LOGOUT_SSO"]
+
+    assert shown[key] == SafeExceptionReporterFilter.cleansed_substitute

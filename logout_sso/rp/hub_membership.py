@@ -1,6 +1,6 @@
 """Client mode: an application that tells a logout_sso hub about its sessions.
 
-With ``LOGOUT_SSO["HUB_URL"]`` and ``["HUB_CREDENTIAL"]`` set, every OpenID Connect sign-in is
+With ``LOGOUT_SSO["HUB_URL"]`` and ``["HUB_API_CREDENTIAL"]`` set, every OpenID Connect sign-in is
 registered at the hub and every logout reported or removed there, from Celery tasks, so that a
 slow or absent hub never slows a sign-in. The hub knows sessions by a digest of the session key,
 never the key itself.
@@ -19,13 +19,13 @@ from logout_sso.policies import OrganizationPolicy
 
 
 def enabled() -> bool:
-    return bool(app_settings.HUB_URL and app_settings.HUB_CREDENTIAL)
+    return bool(app_settings.HUB_URL and app_settings.HUB_API_CREDENTIAL)
 
 
 def hub_client() -> HubClient:
-    url, credential = app_settings.HUB_URL, app_settings.HUB_CREDENTIAL
+    url, credential = app_settings.HUB_URL, app_settings.HUB_API_CREDENTIAL
     if not url or not credential:
-        raise ImproperlyConfigured('Set LOGOUT_SSO["HUB_URL"] and ["HUB_CREDENTIAL"].')
+        raise ImproperlyConfigured('Set LOGOUT_SSO["HUB_URL"] and ["HUB_API_CREDENTIAL"].')
     return HubClient(url, credential)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from example_project import env, topology
 from example_project.runner import Runner
@@ -12,7 +12,9 @@ from example_project.runner import Runner
 class Command(BaseCommand):
     help = (
         "Run the demo until Ctrl-C: an OpenID provider (when Node.js is there), the example "
-        "project as two applications (Wiki and Billing) and a Celery worker."
+        "project as two applications, Wiki (also the logout service, the hub) and Billing (a "
+        "client of the hub, with a new API credential at each start), and a Celery worker for "
+        "each."
     )
     requires_system_checks = []
 
@@ -21,15 +23,20 @@ class Command(BaseCommand):
         var_dir = env.var_dir(os.environ)
         topology.prepare_databases(var_dir)
         wiki, billing = topology.SITES
+        try:
+            credential = topology.issue_credential(var_dir, wiki, billing)
+        except topology.SetupFailed as exc:
+            raise CommandError(str(exc)) from exc
         lines = [
             self.style.SUCCESS("logout_sso demo is starting."),
             f"  Wiki:    {wiki.url}/      (admin: {wiki.url}/admin/, users printed above)",
-            f"  Billing: {billing.url}/",
+            f"           and the logout service (hub): {wiki.sso_url} (keys: {wiki.sso_url}jwks/)",
+            f"  Billing: {billing.url}/      (a client of the hub)",
         ]
         if with_provider:
             lines.append(
                 f"  OpenID provider: {topology.PROVIDER_ISSUER}/ (any user name signs in, e.g. "
-                "alice@acme.example; the password is ignored)"
+                "alice@acme.example or bob@globex.example; the password is ignored)"
             )
         else:
             lines.append(
@@ -41,7 +48,7 @@ class Command(BaseCommand):
         lines.append("Press Ctrl-C to stop everything.")
         self.stdout.write("\n".join(lines))
         status = Runner(
-            topology.services(var_dir, with_provider=with_provider),
+            topology.services(var_dir, with_provider=with_provider, credential=credential),
             log=self.stderr.write,
         ).run()
         if status:

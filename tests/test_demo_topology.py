@@ -1,0 +1,355 @@
+"""The demo's topology (``example_project.topology``): Wiki is the logout service (the hub),
+Billing a client of it, each with a Celery worker of its own.
+
+The environments are checked as values, then by the real settings module (``manage.py check``
+in a subprocess). Last, the demo's web processes and workers run for real, without the OpenID
+provider, and the hub delivers a logout to Billing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from example_project import env, topology
+from example_project.runner import Service
+from example_project.topology import Site
+from tests.services import free_port, wait_for
+
+# Inherited variables that would configure the example project (DJANGO_SETTINGS_MODULE too:
+# pytest-django sets it to the tests' settings).
+CONFIG_PREFIXES = (
+    "DJANGO_",
+    "OIDC_",
+    "LOGOUT_SSO_",
+    "REDIS_URL",
+    "DATABASE_URL",
+    "EXAMPLE_VAR_DIR",
+    "CELERY_",
+)
+CREDENTIAL = "lsso_demo_credential-for-the-tests"
+SUB = "bob@globex.example"
+DEADLINE_SECONDS = 30.0
+GRACE_SECONDS = 10.0
+WIKI, BILLING = topology.SITES
+
+# Run by ``manage.py shell`` as Billing: what its OpenID Connect callback does on a sign-in
+# (a session, indexed, then ``signed_in``, on which client mode queues the registration at the
+# hub for Billing's worker). Prints the session key.
+SIGN_IN_AT_BILLING = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from logout_sso.models import Organization
+from logout_sso.rp.state import SignedIn, now
+from logout_sso.sessions import index_session
+from logout_sso.signals import signed_in
+user = User.objects.get(username="globex-admin")
+identity = {
+    "issuer": ISSUER,
+    "sub": SUB,
+    "sid": "sid-at-billing",
+    "organization_id": Organization.objects.get(slug="globex").pk,
+}
+session = import_module(settings.SESSION_ENGINE).SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+SignedIn(id_token="", checked_at=now(), **identity).save(session)
+session.create()
+index_session(session.session_key, **identity)
+signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
+print(session.session_key)
+"""
+HUB_SESSIONS_OF_BILLING = """
+from logout_sso.models import TrackedSession
+print(TrackedSession.objects.live().filter(application__client_id="billing", sub=SUB).count())
+"""
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A var dir of the test's own; this process's environment (which the topology's commands
+    inherit) as an operator's shell: no example-project configuration but ``EXAMPLE_VAR_DIR``."""
+    for name in list(os.environ):
+        if name.startswith(CONFIG_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("EXAMPLE_VAR_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def demo(var_dir: Path) -> dict[str, Service]:
+    """The demo's processes (without the provider), by name."""
+    services = topology.services(var_dir, with_provider=False, credential=CREDENTIAL)
+    return {service.name: service for service in services}
+
+
+def logout_sso_of(service: Service) -> dict[str, Any]:
+    """The ``LOGOUT_SSO`` a process of the demo is given."""
+    return env.logout_sso_settings(service.env)
+
+
+def shell(site_env: Mapping[str, str], code: str) -> str:
+    """The last line ``code`` printed, run by ``manage.py shell`` with ``site_env``."""
+    result = topology.manage(site_env, "shell", "-c", code, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+# --- The hub's signing key --------------------------------------------------------------------
+
+
+def test_hub_signing_key_is_made_once_for_its_owner_only(var_dir):
+    pem = topology.hub_signing_key(var_dir)
+
+    path = var_dir / topology.HUB_SIGNING_KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS #8, unencrypted
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    assert key.key_size == 2048
+    assert topology.hub_signing_key(var_dir) == pem
+    assert path.read_text() == pem
+
+
+# --- The environments -------------------------------------------------------------------------
+
+
+def test_wiki_is_the_hub(var_dir, demo):
+    assert logout_sso_of(demo["wiki"]) == {
+        "HUB_ISSUER": "http://127.0.0.1:8000/sso/",
+        "HUB_SIGNING_KEY": topology.hub_signing_key(var_dir),
+        "DELIVERY_ALLOW_PRIVATE_ADDRESSES": True,
+    }
+    assert "DATABASE_URL" not in demo["wiki"].env  # the main database
+
+
+def test_billing_is_a_client_of_the_hub(demo):
+    assert logout_sso_of(demo["billing"]) == {
+        "HUB_URL": "http://127.0.0.1:8000/sso/api/",
+        "HUB_API_CREDENTIAL": CREDENTIAL,
+        "TRUSTED_ISSUERS": [
+            {
+                "issuer": "http://127.0.0.1:8000/sso/",
+                "jwks_uri": "http://127.0.0.1:8000/sso/jwks/",
+                "audience": "billing",
+                "subject_issuer": topology.PROVIDER_ISSUER,
+            }
+        ],
+    }
+
+
+def test_billing_keeps_its_database_and_has_a_broker_of_its_own(var_dir, demo):
+    billing = demo["billing"].env
+
+    assert billing["DATABASE_URL"] == f"sqlite:///{var_dir / 'billing.sqlite3'}"
+    main = env.cache_and_broker_settings(None, var_dir)["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    own = env.cache_and_broker_settings(None, Path(billing["EXAMPLE_VAR_DIR"]))[
+        "CELERY_BROKER_TRANSPORT_OPTIONS"
+    ]
+    for folder in ("data_folder_in", "data_folder_out", "control_folder"):
+        assert own[folder] != main[folder], folder
+
+
+def test_each_site_has_a_worker_with_its_environment(demo):
+    assert sorted(demo) == ["billing", "billing-worker", "wiki", "wiki-worker"]
+    assert demo["wiki-worker"].env == demo["wiki"].env
+    assert demo["billing-worker"].env == demo["billing"].env
+    assert "--beat" in demo["wiki-worker"].command
+    assert "--beat" not in demo["billing-worker"].command
+
+
+def test_only_billing_processes_are_given_its_credential(demo):
+    holders = {
+        name
+        for name, service in demo.items()
+        if any(CREDENTIAL in value for value in service.env.values())
+    }
+
+    assert holders == {"billing", "billing-worker"}
+
+
+def test_with_provider_both_sites_sign_in_there(var_dir):
+    services = topology.services(var_dir, with_provider=True, credential=CREDENTIAL)
+
+    assert services[0].name == "provider"
+    clients = json.loads(services[0].env["OP_CLIENTS"])
+    assert [client["client_id"] for client in clients] == ["wiki", "billing"]
+    for service in services[1:]:
+        assert service.env["OIDC_OP_ISSUER"] == topology.PROVIDER_ISSUER
+
+
+@pytest.mark.parametrize("name", ["wiki", "billing"])
+def test_site_environment_passes_the_system_checks(demo, name):
+    result = topology.manage(demo[name].env, "check", check=False)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_issuing_a_credential_on_an_unseeded_hub_says_what_to_do(var_dir):
+    with pytest.raises(topology.SetupFailed, match="seed_demo"):
+        topology.issue_credential(var_dir, WIKI, BILLING)
+
+
+# --- The demo, for real: the hub delivers a logout to Billing --------------------------------
+
+
+@dataclass
+class RunningDemo:
+    """The demo's processes, started; their output in ``log_dir``."""
+
+    processes: dict[str, subprocess.Popen[bytes]]
+    log_dir: Path
+
+    def wait_for(self, predicate: Callable[[], Any], message: str) -> Any:
+        """``wait_for``, failing at once (with its output) when a process exited."""
+
+        def alive_and() -> Any:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    output = (self.log_dir / f"{name}.log").read_text(errors="replace")
+                    pytest.fail(
+                        f"{name} exited with status {process.returncode}:\n{output[-3000:]}",
+                        pytrace=False,
+                    )
+            return predicate()
+
+        return wait_for(alive_and, DEADLINE_SECONDS, message)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop processes, each with its whole group (a Celery worker's pool): SIGTERM, then
+    SIGKILL for whatever is left after the grace period."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for process in processes:
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextmanager
+def running(services: list[Service], log_dir: Path) -> Iterator[RunningDemo]:
+    """``services`` started as run_demo's runner starts them, each in a process group of its
+    own; stopped, with their children, however the test ends."""
+    log_dir.mkdir()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    with ExitStack() as stack:
+        stack.callback(lambda: stop(list(processes.values())))
+        for service in services:
+            log = stack.enter_context((log_dir / f"{service.name}.log").open("wb"))
+            processes[service.name] = subprocess.Popen(
+                service.command,
+                cwd=topology.REPO_ROOT,
+                env={**os.environ, **service.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        yield RunningDemo(processes, log_dir)
+
+
+def answers(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    return check
+
+
+def prepare(var_dir: Path, wiki: Site, billing: Site) -> str:
+    """What ``make demo`` and run_demo do before starting the processes, with Billing's URI at
+    the hub on its port of the test; returns Billing's credential at the hub."""
+    main = wiki.environment(var_dir, with_provider=False)
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        topology.manage(main, *command)
+    topology.manage(
+        main,
+        "shell",
+        "-c",
+        "from logout_sso.models import Application; "
+        "Application.objects.filter(client_id='billing')"
+        f".update(backchannel_logout_uri={billing.url + '/sso/backchannel-logout/'!r})",
+    )
+    topology.prepare_databases(var_dir)
+    return topology.issue_credential(var_dir, wiki, billing)
+
+
+def test_hub_delivers_a_logout_to_billing(var_dir):
+    wiki, billing = (replace(site, port=free_port()) for site in topology.SITES)
+    credential = prepare(var_dir, wiki, billing)
+    services = topology.services(
+        var_dir, with_provider=False, credential=credential, sites=(wiki, billing)
+    )
+    environments = {service.name: service.env for service in services}
+    bearer = {"Authorization": f"Bearer {credential}"}
+    constants = f"ISSUER = {topology.PROVIDER_ISSUER!r}\nSUB = {SUB!r}\n"
+
+    with running(services, var_dir / "logs") as demo:
+        demo.wait_for(answers(f"{wiki.sso_url}jwks/"), "Wiki does not answer")
+        demo.wait_for(answers(f"{billing.url}/me/"), "Billing does not answer")
+        session_key = shell(environments["billing"], constants + SIGN_IN_AT_BILLING)
+        cookies = {"billing_session": session_key}
+
+        def me() -> dict[str, Any]:
+            body: dict[str, Any] = requests.get(
+                f"{billing.url}/me/", cookies=cookies, timeout=5
+            ).json()
+            return body
+
+        assert me()["sub"] == SUB
+        demo.wait_for(
+            lambda: shell(environments["wiki"], constants + HUB_SESSIONS_OF_BILLING) == "1",
+            "Billing's worker did not register the session at the hub",
+        )
+        reported = requests.post(
+            f"{wiki.sso_url}api/logouts/",
+            json={"sub": SUB, "organization": "globex", "issuer": topology.PROVIDER_ISSUER},
+            headers=bearer,
+            timeout=10,
+        )
+        assert reported.status_code == 202, reported.text
+        assert reported.json()["deliveries"] == 1
+
+        def delivered_to_billing() -> dict[str, Any] | None:
+            event = requests.get(
+                f"{wiki.sso_url}api/logouts/{reported.json()['event']}/",
+                headers=bearer,
+                timeout=5,
+            ).json()
+            return next(
+                (
+                    delivery
+                    for delivery in event["deliveries"]
+                    if delivery["application"] == "Billing" and delivery["state"] == "delivered"
+                ),
+                None,
+            )
+
+        delivery = demo.wait_for(
+            delivered_to_billing, "the hub's worker did not deliver the logout to Billing"
+        )
+        assert delivery["last_status"] == 200
+        assert me()["authenticated"] is False
