@@ -9,14 +9,12 @@ Its fixtures are offered to a test module by naming them there:
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -34,6 +32,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from logout_sso.models import Application, Organization, TrackedSession
 from logout_sso.receiver.tokens import LogoutToken, validate
 from tests.celery_app import app as celery_app
+from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.services import database_name, free_port, running_worker, wait_for
 
 HUB_ISSUER = "https://hub.example.com/"
@@ -81,48 +80,6 @@ class Received:
         return self.logout_tokens[0]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: str, port: int, receiver: Receiver) -> None:
-        self.receiver = receiver
-        super().__init__((address, port), _ReceiverHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A sender that hung up before the answer (a killed worker) is not an error here; any
-        other error is printed as usual."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _ReceiverHandler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # Connections kept alive, as most applications' servers do.
-
-    def do_POST(self) -> None:
-        arrived = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace")
-        content_type = self.headers.get("Content-Type", "")
-        tokens = tuple(parse_qs(body).get("logout_token", []))
-        host = self.headers.get("Host", "")
-        answer = self.server.receiver.record(arrived, "POST", self.path, host, content_type, tokens)
-        if answer.delay:
-            time.sleep(answer.delay)  # The scripted slowness of this application.
-        payload = answer.body.encode()
-        self.send_response(answer.status)
-        for name, value in answer.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 class Receiver:
     """An application's back-channel logout endpoint: a real threaded HTTP server on loopback.
 
@@ -147,7 +104,7 @@ class Receiver:
         ] or [Answer()]
         self._lock = threading.Lock()
         self._received: list[Received] = []
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self._timer: threading.Timer | None = None
         self.started_at: float | None = None
         if listening:
@@ -156,12 +113,12 @@ class Receiver:
             self.port = port or free_port()
 
     def _listen(self, port: int) -> None:
-        server = _Server(self.address, port, self)
-        self.port = int(server.server_address[1])
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        started_at = time.monotonic()  # Before any request can arrive.
+        server = LoopbackServer(self._respond, address=self.address, port=port)
+        self.port = server.port
         with self._lock:
             self._server = server
-            self.started_at = time.monotonic()
+            self.started_at = started_at
 
     @property
     def url(self) -> str:
@@ -178,22 +135,25 @@ class Receiver:
         self._timer.daemon = True
         self._timer.start()
 
-    def record(
-        self,
-        at: float,
-        method: str,
-        path: str,
-        host: str,
-        content_type: str,
-        tokens: tuple[str, ...],
-    ) -> Answer:
-        """Store one request and return the scripted answer to it."""
+    def _respond(self, request: IncomingRequest) -> Reply:
+        """Record one request and give the scripted answer to it."""
+        arrived = time.monotonic()
+        tokens = tuple(parse_qs(request.body.decode("utf-8", "replace")).get("logout_token", []))
         with self._lock:
             answer = self._answers[min(len(self._received), len(self._answers) - 1)]
             self._received.append(
-                Received(at, method, path, host, content_type, tokens, answer.status)
+                Received(
+                    at=arrived,
+                    method=request.method,
+                    path=request.path,
+                    host=request.headers.get("Host", ""),
+                    content_type=request.headers.get("Content-Type", ""),
+                    logout_tokens=tokens,
+                    status=answer.status,
+                )
             )
-            return answer
+        headers = (*answer.headers, ("Content-Type", "text/plain; charset=utf-8"))
+        return Reply(answer.status, headers, answer.body.encode(), answer.delay)
 
     @property
     def received(self) -> list[Received]:
@@ -218,8 +178,7 @@ class Receiver:
         with self._lock:
             server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.close()
 
 
 @pytest.fixture
@@ -240,50 +199,24 @@ def receivers() -> Iterator[Callable[..., Receiver]]:
 # --- A JSON document server (the hub's JWKS, as receivers fetch it) --------------------------
 
 
-class _JsonHandler(BaseHTTPRequestHandler):
-    server: _JsonServer
-
-    def do_GET(self) -> None:
-        status, payload = self.server.document()
-        with self.server.lock:
-            self.server.requests += 1
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _JsonServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, document: Callable[[], tuple[int, Any]]) -> None:
-        self.document = document
-        self.lock = threading.Lock()
-        self.requests = 0
-        super().__init__(("127.0.0.1", 0), _JsonHandler)
-
-
 class JsonServer:
     """Serves whatever ``document()`` returns, as JSON, at any path; counts the requests."""
 
     def __init__(self, document: Callable[[], tuple[int, Any]]) -> None:
-        self._server = _JsonServer(document)
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sso/jwks/"
+        self._document = document
+        self._server = LoopbackServer(self._respond)
+        self.url = f"{self._server.url}/sso/jwks/"
+
+    def _respond(self, request: IncomingRequest) -> Reply:
+        status, payload = self._document()
+        return json_reply(payload, status)
 
     @property
     def requests(self) -> int:
-        with self._server.lock:
-            return self._server.requests
+        return self._server.requests.total()
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 def hub_jwks_document() -> tuple[int, Any]:

@@ -17,19 +17,18 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 
 AUDIENCE = "rp-client"
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -214,41 +213,18 @@ class KeyServer:
     """An OpenID provider's key endpoints on 127.0.0.1, in a daemon thread."""
 
     def __init__(self, *keys: SigningKey) -> None:
-        self.requests: Counter[str] = Counter()
         self.status = 200
         self._jwks: dict[str, Any] = {"keys": [key.jwk() for key in keys or DEFAULT_KEYS]}
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with server._lock:
-                    server.requests[self.path] += 1
-                    status, document = server.status, server.document(self.path)
-                if document is None:
-                    self.send_error(404)
-                    return
-                if status != 200:
-                    self.send_error(status)
-                    return
-                body = document if isinstance(document, bytes) else _json(document)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LoopbackServer(self._respond)
+        self.requests = self._server.requests
+        self.issuer = self._server.url
         self.jwks_url = f"{self.issuer}{JWKS_PATH}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        self._running = True
+
+    def _respond(self, request: IncomingRequest) -> Reply:
+        document = self.document(request.path)
+        if document is None:
+            return Reply(404)
+        return json_reply(document) if self.status == 200 else Reply(self.status)
 
     def document(self, path: str) -> Any:
         if path == JWKS_PATH:
@@ -267,13 +243,11 @@ class KeyServer:
 
     def serve_keys(self, *keys: SigningKey) -> None:
         """Publish these keys from now on (a key rotation)."""
-        with self._lock:
-            self._jwks = {"keys": [key.jwk() for key in keys]}
+        self._jwks = {"keys": [key.jwk() for key in keys]}
 
     def serve_jwks_document(self, document: Any) -> None:
         """Publish anything at the JWKS URL (a JSON value, or raw bytes)."""
-        with self._lock:
-            self._jwks = document
+        self._jwks = document
 
     def fail_with(self, status: int) -> None:
         """Answer every request with this HTTP error status."""
@@ -281,11 +255,7 @@ class KeyServer:
 
     def stop(self) -> None:
         """The provider is down: connections are refused from now on."""
-        if self._running:
-            self._running = False
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
+        self._server.close()
 
     def token(
         self,

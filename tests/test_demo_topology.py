@@ -29,18 +29,8 @@ from example_project import env, topology
 from example_project.runner import Service
 from example_project.topology import Site
 from tests.services import free_port, wait_for
+from tests.test_example_project import CONFIG_PREFIXES
 
-# Inherited variables that would configure the example project (DJANGO_SETTINGS_MODULE too:
-# pytest-django sets it to the tests' settings).
-CONFIG_PREFIXES = (
-    "DJANGO_",
-    "OIDC_",
-    "LOGOUT_SSO_",
-    "REDIS_URL",
-    "DATABASE_URL",
-    "EXAMPLE_VAR_DIR",
-    "CELERY_",
-)
 CREDENTIAL = "lsso_demo_credential-for-the-tests"
 SUB = "bob@globex.example"
 DEADLINE_SECONDS = 30.0

@@ -16,7 +16,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from example_project import env, runner
 from example_project.demo import seed
 from example_project.runner import Runner, Service
+from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.services import free_port, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -131,46 +131,26 @@ class Provider:
     document: Any = field(default_factory=dict)
 
 
-class DiscoveryHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        provider: Provider = self.server.provider  # type: ignore[attr-defined]
-        if self.path != "/.well-known/openid-configuration":
-            self.send_error(404)
-            return
-        body = json.dumps(provider.document).encode()
-        self.send_response(provider.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def provider() -> Iterator[Provider]:
     """An HTTP server on 127.0.0.1 serving a discovery document for its own URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DiscoveryHandler)
-    issuer = f"http://127.0.0.1:{server.server_address[1]}"
-    server.provider = Provider(  # type: ignore[attr-defined]
-        issuer=issuer,
-        document={
+    provider = Provider(issuer="")
+
+    def respond(request: IncomingRequest) -> Reply:
+        if request.path != "/.well-known/openid-configuration":
+            return Reply(status=404)
+        return json_reply(provider.document, provider.status)
+
+    with LoopbackServer(respond) as server:
+        issuer = provider.issuer = server.url
+        provider.document = {
             "issuer": issuer,
             "authorization_endpoint": f"{issuer}/authorize",
             "token_endpoint": f"{issuer}/token",
             "userinfo_endpoint": f"{issuer}/userinfo",
             "jwks_uri": f"{issuer}/jwks",
-        },
-    )
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server.provider  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        }
+        yield provider
 
 
 # --- env.cache_and_broker_settings ------------------------------------------------------------

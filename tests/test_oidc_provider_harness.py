@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,6 +15,7 @@ import jwt
 import pytest
 import requests
 
+from tests.loopback import IncomingRequest, LoopbackServer, Reply
 from tests.oidc_provider import Browser, Provider, ProviderError, parse_forms, start_provider
 
 CLIENT_ID = "harness-rp"
@@ -46,41 +46,21 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self._changed = threading.Condition()
-        receiver = self
+        self.server = LoopbackServer(self._record)
+        self.port = self.server.port
+        self.base_url = self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                split = urlsplit(self.path)
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
-                received = Received(
-                    method=self.command,
-                    path=split.path,
-                    query=dict(parse_qsl(split.query, keep_blank_values=True)),
-                    form=dict(parse_qsl(body, keep_blank_values=True)),
-                )
-                with receiver._changed:
-                    receiver.requests.append(received)
-                    receiver._changed.notify_all()
-                self.send_response(200)
-                self.send_header("content-type", "text/plain")
-                self.send_header("cache-control", "no-store")
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_GET = _record
-            do_POST = _record
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
+    def _record(self, request: IncomingRequest) -> Reply:
+        received = Received(
+            method=request.method,
+            path=request.path,
+            query=dict(parse_qsl(request.query, keep_blank_values=True)),
+            form=dict(parse_qsl(request.body.decode(), keep_blank_values=True)),
+        )
+        with self._changed:
+            self.requests.append(received)
+            self._changed.notify_all()
+        return Reply(200, (("Content-Type", "text/plain"), ("Cache-Control", "no-store")), b"ok")
 
     def wait_for(self, predicate: Callable[[Received], bool], timeout: float = 5.0) -> Received:
         """The first recorded request matching ``predicate``, waiting for it up to ``timeout``."""
@@ -98,9 +78,7 @@ class Receiver:
                 self._changed.wait(remaining)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(5)
+        self.server.close()
 
 
 @pytest.fixture(scope="module")

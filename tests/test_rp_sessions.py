@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -21,6 +17,7 @@ from logout_sso import discovery
 from logout_sso.discovery import ProviderError, provider_metadata, signing_key
 from logout_sso.models import LocalSession, Organization
 from logout_sso.sessions import end_sessions, index_session, unindex_session
+from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.services import free_port
 from tests.signing_in import is_signed_in
 
@@ -195,35 +192,17 @@ def test_ended_sessions_leave_nothing_in_redis(acme, settings, redis_url, redis_
 # --- discovery: a real HTTP server on loopback --------------------------------------------------
 
 
-class Provider:
+class Provider(LoopbackServer):
     """An HTTP server on 127.0.0.1 serving JSON documents by path and counting requests."""
 
     def __init__(self) -> None:
         self.documents: dict[str, Any] = {}
-        self.requests: Counter[str] = Counter()
-        provider = self
+        super().__init__(self._document)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.requests[self.path] += 1
-                if self.path not in provider.documents:
-                    self.send_error(404)
-                    return
-                body = json.dumps(provider.documents[self.path]).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+    def _document(self, request: IncomingRequest) -> Reply:
+        if request.path not in self.documents:
+            return Reply(404)
+        return json_reply(self.documents[request.path])
 
     @property
     def jwks_uri(self) -> str:
@@ -239,12 +218,8 @@ class Provider:
 
 @pytest.fixture
 def provider() -> Iterator[Provider]:
-    provider = Provider()
-    provider.thread.start()
-    yield provider
-    provider.server.shutdown()
-    provider.server.server_close()
-    provider.thread.join(timeout=10)
+    with Provider() as provider:
+        yield provider
 
 
 def rsa_jwk(kid: str, **extra: str) -> dict[str, Any]:
