@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import jwt
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from logout_sso import tasks
@@ -100,3 +102,63 @@ def test_the_task_queues_the_other_shares_before_sending_its_own(
 
     assert queued == [((event.pk,), {"share": 2})]
     assert len(receiver.received) == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shares_running_at_once_send_every_delivery_once(hub_settings, event_to, receiver):
+    event = event_to(40)
+    start = threading.Barrier(2)
+    delivered: list[int] = []
+
+    def share() -> None:
+        try:
+            start.wait(timeout=10)
+            delivered.append(sender.deliver_event(event.pk, share=2))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=share) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(delivered) == [20, 20]
+    assert len(receiver.received) == 40
+    assert not event.deliveries.exclude(state=DeliveryState.DELIVERED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_share_takes_the_deliveries_another_is_claiming_at_that_moment_no_more(
+    hub_settings, event_to, receiver
+):
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("SQLite runs one writing statement at a time: no claim is ever half done")
+    event = event_to(40)
+    first_half = list(
+        event.deliveries.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:20]
+    )
+    claiming, done = threading.Event(), threading.Event()
+
+    def other_share_claiming() -> None:
+        """Hold the first half's rows as a claim in progress does, until the test is done."""
+        try:
+            with transaction.atomic():
+                list(Delivery.objects.select_for_update().filter(pk__in=first_half))
+                claiming.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_share_claiming)
+    other.start()
+    try:
+        assert claiming.wait(timeout=10)
+        assert sender.deliver_event(event.pk, share=2) == 20
+    finally:
+        done.set()
+        other.join(timeout=30)
+
+    pending = set(event.deliveries.filter(state=DeliveryState.PENDING).values_list("pk", flat=True))
+    assert pending == set(first_half)
+    assert len(receiver.received) == 20

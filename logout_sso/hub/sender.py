@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
@@ -78,15 +78,25 @@ def lease_seconds() -> float:
 
 
 def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
-    """Take the due, pending ones among ``deliveries`` for this sender: one conditional
-    ``UPDATE`` (a concurrent claimer finds them no longer due), then one ``SELECT``."""
+    """Take the due, pending ones among ``deliveries`` for this sender (a conditional
+    ``UPDATE``), and return them. Claimers at the same moment take different rows: on
+    PostgreSQL the rows another one is claiming are skipped (``FOR UPDATE SKIP LOCKED``), not
+    waited for and then found taken; SQLite runs one writing statement at a time."""
     now = timezone.now()
     due = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-    first_due = deliveries.filter(due).order_by("next_attempt_at").values("pk")[:limit]
-    token = uuid.uuid4().hex
-    Delivery.objects.filter(due, pk__in=first_due).update(
-        claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
+    first_due = (
+        deliveries.filter(due).order_by("next_attempt_at", "pk").values_list("pk", flat=True)
     )
+    token = uuid.uuid4().hex
+    with transaction.atomic(using=first_due.db):
+        if connections[first_due.db].features.has_select_for_update_skip_locked:
+            # Read first: a locking subquery inside the UPDATE may run again and take more.
+            chosen: Any = list(first_due.select_for_update(skip_locked=True)[:limit])
+        else:
+            chosen = first_due[:limit]
+        Delivery.objects.filter(due, pk__in=chosen).update(
+            claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
+        )
     return list(Delivery.objects.filter(claim=token).select_related("application", "event"))
 
 
