@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,6 +45,32 @@ def wait_for(predicate: Callable[[], Any], timeout: float, message: str) -> Any:
         if time.monotonic() > deadline:
             pytest.fail(f"{message} (after {timeout:.0f} s)", pytrace=False)
         time.sleep(0.05)
+
+
+def at_once(call: Callable[[], Any], times: int = 2, timeout: float = 60) -> list[Any]:
+    """What ``call`` returned in each of ``times`` threads released together (each with a
+    database connection of its own); the first exception any of them raised is raised here."""
+    start = threading.Barrier(times)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(call())
+        except BaseException as exc:  # raised again in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def redis_answers(url: str) -> bool:

@@ -16,6 +16,7 @@ from logout_sso.models import Delivery, LogoutEvent
 from logout_sso.models.events import DeliveryState, Initiator
 from tests import hub_receivers
 from tests.hub_receivers import Receiver
+from tests.services import at_once
 
 hub_settings = hub_receivers.hub_settings
 hub_rsa_pem = hub_receivers.hub_rsa_pem
@@ -107,21 +108,8 @@ def test_the_task_queues_the_other_shares_before_sending_its_own(
 @pytest.mark.django_db(transaction=True)
 def test_shares_running_at_once_send_every_delivery_once(hub_settings, event_to, receiver):
     event = event_to(40)
-    start = threading.Barrier(2)
-    delivered: list[int] = []
 
-    def share() -> None:
-        try:
-            start.wait(timeout=10)
-            delivered.append(sender.deliver_event(event.pk, share=2))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=share) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    delivered = at_once(lambda: sender.deliver_event(event.pk, share=2))
 
     assert sorted(delivered) == [20, 20]
     assert len(receiver.received) == 40

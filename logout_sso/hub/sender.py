@@ -3,11 +3,10 @@
 A sender first *claims* the deliveries it will send (one conditional UPDATE: pending, due, and
 not claimed by someone else in the meantime), pushing their next attempt a lease ahead. Two
 workers, a task and the sweeper, or a redelivered message can therefore never send the same
-delivery at once, on PostgreSQL as on SQLite. Then it prepares every request (the destination
-resolved and checked, a fresh token signed) in a small thread pool, since RSA signing and name
-resolution release the GIL, and POSTs each as soon as it is ready, all at once from one thread
-over libcurl (one Celery task per delivery on a prefork worker would send them one after
-another). Last it records each outcome.
+delivery at once, on PostgreSQL as on SQLite. Then it signs a fresh token for each (RSA ones on
+a thread per core, since RSA signing releases the GIL) and POSTs them all at once from one
+thread over libcurl, which checks every address it connects to (one Celery task per delivery on
+a prefork worker would send them one after another). Last it records each outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
@@ -179,11 +178,12 @@ def attempt_all(deliveries: list[Delivery]) -> list[Attempt]:
         prepared = list(preparation_pool(os.getpid()).map(prepare_one, deliveries))
     else:
         prepared = [prepare_one(delivery) for delivery in deliveries]
-    attempts = dict(enumerate(prepared))
-    requests = [(i, request) for i, request in attempts.items() if isinstance(request, Request)]
-    for index, response in post_all(requests, app_settings.DELIVERY_CONCURRENCY):
-        attempts[index] = attempt_from(response)
-    return [cast(Attempt, attempts[index]) for index in range(len(deliveries))]
+    requests = [(i, request) for i, request in enumerate(prepared) if isinstance(request, Request)]
+    answered = dict(post_all(requests, app_settings.DELIVERY_CONCURRENCY))
+    return [
+        attempt_from(answered[index]) if isinstance(outcome, Request) else outcome
+        for index, outcome in enumerate(prepared)
+    ]
 
 
 def retry_after(value: str | None) -> float | None:

@@ -30,8 +30,8 @@ Key = TypeVar("Key")
 
 #: How much of a response body is kept (for the admin); the rest is not read.
 EXCERPT_BYTES = 300
-#: Transfers started between two turns of the loop: requests leave as soon as they are ready,
-#: without a turn of the loop for each.
+#: Transfers started between two turns of the loop: the first requests leave while the later
+#: ones are being set up, without a turn of the loop for each.
 START_STEP = 10
 #: The longest wait for a socket when neither libcurl's timer nor an answer is due sooner.
 IDLE_WAIT_SECONDS = 1.0
@@ -241,8 +241,8 @@ def _loop(max_connections: int) -> _Loop:
 def post_all(
     requests: Iterable[tuple[Key, Request]], max_in_flight: int
 ) -> Iterator[tuple[Key, Response]]:
-    """POST every request, at most ``max_in_flight`` at once, as ``requests`` yields them (it
-    may still be preparing the later ones); yield each ``(key, response)`` as it completes."""
+    """POST every request, at most ``max_in_flight`` at once; yield each ``(key, response)``
+    as it completes."""
     loop = _loop(max_connections=4 * max_in_flight)
     transfers: dict[pycurl.Curl, _Transfer[Key]] = {}
     pending = iter(requests)
