@@ -171,3 +171,18 @@ def test_no_more_than_the_delivery_concurrency_are_sent_at_once(
     busy = [(request.at, request.at + 0.3) for request in receiver.received]
     most_at_once = max(sum(start <= at < end for start, end in busy) for at, _ in busy)
     assert most_at_once == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hub_without_its_signing_key_keeps_the_delivery_and_says_why(
+    acme, hub_settings, receivers, monkeypatch
+):
+    receiver = receivers()
+    signed_in_at(acme, receiver.url)
+    hub_settings.LOGOUT_SSO = {**hub_settings.LOGOUT_SSO, "HUB_SIGNING_KEY": None}
+
+    delivery = log_out_and_send(acme, monkeypatch)
+
+    assert (delivery.state, delivery.attempts) == ("pending", 1)
+    assert 'LOGOUT_SSO["HUB_SIGNING_KEY"]' in delivery.last_error
+    assert receiver.received == []
