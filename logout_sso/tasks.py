@@ -1,7 +1,8 @@
 """Celery tasks: thin ``@shared_task`` wrappers; the work lives in the role modules.
 
-Every task takes ids and is idempotent: a redelivered message (``task_acks_late``) finds the
-deliveries already claimed or done and sends nothing twice.
+Every task takes ids (and a claim) and is idempotent: a redelivered message
+(``task_acks_late``) finds done what was done, and sends again only what it holds and nobody
+recorded (logging out twice is harmless; losing a logout is not).
 """
 
 from __future__ import annotations
@@ -26,16 +27,13 @@ def close_expired_sessions() -> int:
 
 
 # acks_late + reject_on_worker_lost: a message whose worker died is delivered again at once;
-# harmless, since deliveries are claimed (a redelivered message finds nothing due to send).
+# what it sends again is only what the dead worker had not recorded (at most one batch).
 @shared_task(name="logout_sso.deliver_event", acks_late=True, reject_on_worker_lost=True)
-def deliver_event(event_id: int, share: int | None = None) -> int:
-    """Send a logout event's back-channel logouts, all at once; queue the next retry. A large
-    fan-out is first split among ``DELIVERY_TASKS_PER_EVENT`` tasks (``share``)."""
-    if share is None:
-        share = sender.shares_for(event_id)
-        for _ in range(share - 1):
-            deliver_event.apply_async((event_id,), {"share": share})
-    delivered = sender.deliver_event(event_id, share)
+def deliver_event(event_id: int, claim: str = "") -> int:
+    """Send a logout event's back-channel logouts, all at once: those ``claim`` holds (a
+    fan-out writes its deliveries claimed for the tasks it queues), or without it those due
+    (a retry); then queue the next retry."""
+    delivered = sender.deliver_event(event_id, claim)
     delay = sender.retry_soon(event_id)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         deliver_event.apply_async((event_id,), countdown=delay)

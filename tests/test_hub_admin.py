@@ -17,7 +17,9 @@ IDP = "https://idp.example.com/"
 def queued(monkeypatch):
     """Event ids whose delivery task was queued (no broker needed here)."""
     ids: list[int] = []
-    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", ids.append)
+    monkeypatch.setattr(
+        "logout_sso.tasks.deliver_event.delay", lambda event_id, claim="": ids.append(event_id)
+    )
     return ids
 
 

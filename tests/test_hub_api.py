@@ -87,7 +87,9 @@ def assert_error(response: Any, status: int, *, mentions: str = "") -> dict[str,
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The events whose delivery was queued (``deliver_event.delay``), instead of sending."""
     events: list[int] = []
-    monkeypatch.setattr(tasks.deliver_event, "delay", events.append)
+    monkeypatch.setattr(
+        tasks.deliver_event, "delay", lambda event_id, claim="": events.append(event_id)
+    )
     return events
 
 

@@ -24,7 +24,7 @@ def hub(live_server, settings, make_organization, monkeypatch):
     from logout_sso.models import Application
 
     settings.OIDC_OP_ISSUER = IDP
-    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", lambda event_id: None)
+    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", lambda *message: None)
     acme = make_organization("acme", idp_organization_id="org_acme")
     application, credential = Application.objects.create_with_credential(
         name="wiki", client_id="wiki", backchannel_logout_uri="https://wiki.example.com/bcl"

@@ -131,12 +131,21 @@ def delivery_to(application: Application) -> Delivery:
     return Delivery.objects.get(application=application)
 
 
+def claims_run_out(claims: list[str]) -> None:
+    """Time passes until the leases of these claims are over (nobody renewed them)."""
+    Delivery.objects.filter(claim__in=claims).update(next_attempt_at=timezone.now())
+
+
 @contextmanager
-def messages_lost(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Within: the "go" message of a recorded logout never reaches any worker."""
+def messages_lost(monkeypatch: pytest.MonkeyPatch, *, run_out: bool = True) -> Iterator[list[str]]:
+    """Within: the "go" messages of recorded logouts never reach any worker (yields the claims
+    they carried); on leaving, those claims' leases are over, unless not ``run_out``."""
+    claims: list[str] = []
     with monkeypatch.context() as patch:
-        patch.setattr(tasks.deliver_event, "delay", lambda event_id: None)
-        yield
+        patch.setattr(tasks.deliver_event, "delay", lambda event_id, claim: claims.append(claim))
+        yield claims
+    if run_out:
+        claims_run_out(claims)
 
 
 def record_user_logout(organization: Organization) -> LogoutEvent:
@@ -433,6 +442,69 @@ def test_two_sweepers_at_once_deliver_once(hub, receivers, monkeypatch):
     assert len(receiver.received) == 1
     delivery = delivery_to(application)
     assert (delivery.state, delivery.attempts) == ("delivered", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_leaves_a_lost_messages_deliveries_until_its_claim_runs_out(
+    hub, receivers, monkeypatch
+):
+    receiver = receivers()
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch, run_out=False) as claims:
+        record_user_logout(hub.acme)
+
+    assert sender.send_due() == 0  # The task that was to send it may still be on its way.
+    claims_run_out(claims)
+    assert sender.send_due() == 1
+    assert len(receiver.received) == 1
+    assert delivery_to(application).state == "delivered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_message_sends_nothing_twice(hub, receivers, monkeypatch):
+    receiver = receivers()
+    hub.application("wiki", receiver)
+    with messages_lost(monkeypatch, run_out=False) as claims:
+        event = record_user_logout(hub.acme)
+
+    assert sender.deliver_event(event.pk, claims[0]) == 1
+    assert sender.deliver_event(event.pk, claims[0]) == 0
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_that_comes_late_claims_its_deliveries_again_before_sending(
+    hub, receivers, monkeypatch
+):
+    receiver = receivers()
+    application = hub.application("wiki", receiver)
+    with messages_lost(monkeypatch, run_out=False) as claims:
+        event = record_user_logout(hub.acme)
+    # Less of the lease is left than an attempt may take: the sweeper could take it mid-send.
+    Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=1))
+
+    [delivery] = sender.take_held(event.deliveries.filter(claim=claims[0]), 100)
+    assert delivery.claim != claims[0]
+    lease = timedelta(seconds=sender.attempt_seconds())
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at > timezone.now() + lease
+    assert sender.send([delivery]) == 1
+    assert len(receiver.received) == 1
+    assert delivery_to(application).state == "delivered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_that_comes_after_the_sweeper_took_its_deliveries_sends_nothing(
+    hub, receivers, monkeypatch
+):
+    receiver = receivers()
+    hub.application("wiki", receiver)
+    with messages_lost(monkeypatch) as claims:  # Its lease ran out: the sweeper sends it.
+        event = record_user_logout(hub.acme)
+    assert sender.send_due() == 1
+
+    assert sender.deliver_event(event.pk, claims[0]) == 0
+    assert len(receiver.received) == 1
 
 
 # --- Applications that require a sid ------------------------------------------------------

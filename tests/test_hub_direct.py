@@ -21,7 +21,9 @@ def test_a_shared_session_store_application_is_ended_directly(
     client, make_organization, make_application, monkeypatch
 ):
     queued: list[int] = []
-    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", queued.append)
+    monkeypatch.setattr(
+        "logout_sso.tasks.deliver_event.delay", lambda event_id, claim="": queued.append(event_id)
+    )
     acme = make_organization("acme")
     portal = make_application("portal", acme, shares_session_store=True)
     client.force_login(User.objects.create_user("alice"))

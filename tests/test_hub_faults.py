@@ -87,6 +87,7 @@ class FaultHub:
     pem: str
     database: str
     log_dir: Path
+    settings: Any  # This process's (it records the logouts, and claims them for the workers).
 
     def application(self, name: str, receiver: Receiver) -> Application:
         """An application of acme, with a live session of user-1, receiving at ``receiver``."""
@@ -104,15 +105,14 @@ class FaultHub:
 
     @contextmanager
     def worker(self, broker_url: str, read_timeout: float = READ_TIMEOUT) -> Iterator[str]:
-        """A hub worker process (its name), with the scaled-down timeouts."""
+        """A hub worker process (its name), with the scaled-down timeouts, which this process
+        takes too (as the processes of one deployment share their settings)."""
         timeouts = {
             "DELIVERY_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
             "DELIVERY_READ_TIMEOUT": read_timeout,
         }
-        overrides = {
-            "LOGOUT_SSO": hub_logout_sso(self.pem, **timeouts),
-            "OIDC_OP_ISSUER": IDP_ISSUER,
-        }
+        self.settings.LOGOUT_SSO = hub_logout_sso(self.pem, **timeouts)
+        overrides = {"LOGOUT_SSO": self.settings.LOGOUT_SSO, "OIDC_OP_ISSUER": IDP_ISSUER}
         log_dir = self.log_dir / uuid.uuid4().hex[:8]
         log_dir.mkdir()
         with running_worker(broker_url, self.database, log_dir, overrides) as name:
@@ -121,6 +121,9 @@ class FaultHub:
 
 @pytest.fixture
 def hub(hub_settings: Any, hub_rsa_pem: str, django_db_blocker: Any, tmp_path: Path) -> FaultHub:
+    hub_settings.LOGOUT_SSO = hub_logout_sso(
+        hub_rsa_pem, DELIVERY_CONNECT_TIMEOUT=CONNECT_TIMEOUT, DELIVERY_READ_TIMEOUT=READ_TIMEOUT
+    )
     acme = Organization.objects.create(slug="acme", name="Acme")
     hub_policy(
         acme,
@@ -129,7 +132,11 @@ def hub(hub_settings: Any, hub_rsa_pem: str, django_db_blocker: Any, tmp_path: P
         delivery_max_attempts=50,
     )
     return FaultHub(
-        acme=acme, pem=hub_rsa_pem, database=database_name(django_db_blocker), log_dir=tmp_path
+        acme=acme,
+        pem=hub_rsa_pem,
+        database=database_name(django_db_blocker),
+        log_dir=tmp_path,
+        settings=hub_settings,
     )
 
 
@@ -436,7 +443,7 @@ def test_application_down_for_ten_minutes_is_delivered_with_the_default_retry_po
     )
     down = receivers(listening=False)
     application = hub.application("down", down)
-    monkeypatch.setattr(tasks.deliver_event, "delay", lambda event_id: None)
+    monkeypatch.setattr(tasks.deliver_event, "delay", lambda *message: None)
     hub.report_logout()
     elapsed = 0.0
 

@@ -1,20 +1,24 @@
 """The transactional outbox: a logout becomes one event and one delivery per application.
 
-The rows are written in one transaction, before any message is queued; the Celery message only
-says "go" and is sent once the transaction has committed. A lost message is found again by the
-sweeper (:func:`logout_sso.hub.sender.send_due`): the database is the truth.
+The rows are written in one transaction, before any message is queued, already claimed for the
+tasks that will send them; each Celery message only says "go, send what this claim holds" and is
+sent once the transaction has committed, so the worker starts with no write of its own. A lost
+message's deliveries are sent by the sweeper (:func:`logout_sso.hub.sender.send_due`) once the
+claim's lease is over: the database is the truth.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
+from logout_sso.hub import sender
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.sessions import EndReason
@@ -30,11 +34,18 @@ def sessions_of(event: LogoutEvent) -> QuerySet[TrackedSession]:
     return sessions
 
 
-def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> list[Delivery]:
-    """What ending ``sessions`` takes: one delivery per enabled application holding one (already
-    delivered for those sharing this project's session store), and one per session for an
-    application that requires a sid when the logout names only a subject."""
-    now = timezone.now()
+class Planned(NamedTuple):
+    """A delivery a logout takes."""
+
+    application_id: int
+    sid: str  # The session its token names, when not the event's own.
+    direct: bool  # Ended in this project's session store: already delivered.
+
+
+def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> list[Planned]:
+    """What ending ``sessions`` takes: one delivery per enabled application holding one (direct
+    for those sharing this project's session store), and one per session for an application
+    that requires a sid when the logout names only a subject."""
     holders = sessions.filter(application__enabled=True).values_list(
         "application_id",
         "application__shares_session_store",
@@ -42,49 +53,68 @@ def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> li
         "application__backchannel_logout_session_required",
         "sid",
     )
-    deliveries: dict[tuple[int, str], Delivery] = {}
+    planned: dict[tuple[int, str], Planned] = {}
     for application_id, shares_store, uri, requires_sid, sid in holders:
         if shares_store:
-            deliveries.setdefault(
-                (application_id, ""),
-                Delivery(
-                    event=event,
-                    application_id=application_id,
-                    state=DeliveryState.DELIVERED,
-                    attempts=1,
-                    delivered_at=now,
-                    latency_ms=0,
-                ),
-            )
+            planned.setdefault((application_id, ""), Planned(application_id, "", direct=True))
         elif uri:
-            key = (application_id, sid if requires_sid and not event.sid else "")
-            deliveries.setdefault(
-                key,
-                Delivery(
-                    event=event, application_id=application_id, sid=key[1], next_attempt_at=now
-                ),
-            )
-    return list(deliveries.values())
+            sid = sid if requires_sid and not event.sid else ""
+            planned.setdefault((application_id, sid), Planned(application_id, sid, direct=False))
+    return list(planned.values())
+
+
+def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str]:
+    """Insert the deliveries: direct ones delivered, the others claimed for the tasks that will
+    send them (see :func:`~logout_sso.hub.sender.claims_for`); return those claims."""
+    direct = [{"application_id": p.application_id} for p in planned if p.direct]
+    Delivery.objects.insert_each(
+        direct,
+        event_id=event.pk,
+        sid="",
+        state=DeliveryState.DELIVERED,
+        attempts=1,
+        delivered_at=now,
+        latency_ms=0,
+        last_error="",
+        claim="",
+        created_at=now,
+    )
+    to_send = [p for p in planned if not p.direct]
+    claims = sender.claims_for(len(to_send))
+    Delivery.objects.insert_each(
+        [
+            {"application_id": p.application_id, "sid": p.sid, "claim": claim}
+            for p, claim in zip(to_send, claims, strict=True)
+        ],
+        event_id=event.pk,
+        state=DeliveryState.PENDING,
+        attempts=0,
+        next_attempt_at=now + timedelta(seconds=sender.lease_seconds()),
+        last_error="",
+        created_at=now,
+    )
+    return list(dict.fromkeys(claims))
 
 
 @transaction.atomic(savepoint=False)
-def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> list[Delivery]:
+def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> int:
     """Deliveries of ``event`` to every application holding one of its sessions (in those
-    organizations, if given); the sessions are marked ended and the sending is queued once the
-    transaction commits."""
+    organizations, if given); the sessions are marked ended, and the tasks that send the
+    deliveries are queued once the transaction commits. Returns how many deliveries."""
     now = timezone.now()
     sessions = sessions_of(event)
     if organization_ids is not None:
         sessions = sessions.filter(organization_id__in=organization_ids)
-    deliveries = Delivery.objects.bulk_create(deliveries_for(event, sessions))
-    if any(delivery.state == DeliveryState.DELIVERED for delivery in deliveries):
+    planned = deliveries_for(event, sessions)
+    claims = write(event, planned, now)
+    if any(p.direct for p in planned):
         end_sessions(event.issuer, sid=event.sid, sub=event.sub)
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
-    if any(delivery.state == DeliveryState.PENDING for delivery in deliveries):
-        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk))
-    else:
+    for claim in claims:
+        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk, claim))
+    if not claims:
         LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)
-    return deliveries
+    return len(planned)
 
 
 @transaction.atomic(savepoint=False)

@@ -1,12 +1,14 @@
 """Sending back-channel logouts: concurrently, over kept-alive connections, with retries.
 
-A sender first *claims* the deliveries it will send (one conditional UPDATE: pending, due, and
-not claimed by someone else in the meantime), pushing their next attempt a lease ahead. Two
-workers, a task and the sweeper, or a redelivered message can therefore never send the same
-delivery at once, on PostgreSQL as on SQLite. Then it signs a fresh token for each (RSA ones on
-a thread per core, since RSA signing releases the GIL) and POSTs them all at once from one
-thread over libcurl, which checks every address it connects to (one Celery task per delivery on
-a prefork worker would send them one after another). Last it records each outcome.
+A sender sends only the deliveries it holds a *claim* on: a token in the row, with the next
+attempt pushed a lease ahead. A fan-out's deliveries are written already claimed for the tasks
+queued to send them (:func:`claims_for`); a retry, or the sweeper, claims the due ones with one
+conditional UPDATE. Two workers, a task and the sweeper, or a redelivered message can therefore
+never send the same delivery at once, on PostgreSQL as on SQLite. A sender signs a fresh token
+for each (RSA ones on a thread per core, since RSA signing releases the GIL) and POSTs them all
+at once from one thread over libcurl, which checks every address it connects to (one Celery
+task per delivery on a prefork worker would send them one after another). Last it records each
+outcome.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,36 +69,71 @@ def preparation_pool(pid: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="logout-sso")
 
 
+def attempt_seconds() -> float:
+    """The longest an attempt takes (connect and read timeouts)."""
+    return app_settings.DELIVERY_CONNECT_TIMEOUT + app_settings.DELIVERY_READ_TIMEOUT
+
+
 def lease_seconds() -> float:
     """How long a claim holds: no attempt outlives it."""
-    return (
-        app_settings.DELIVERY_CONNECT_TIMEOUT
-        + app_settings.DELIVERY_READ_TIMEOUT
-        + LEASE_MARGIN_SECONDS
-    )
+    return attempt_seconds() + LEASE_MARGIN_SECONDS
 
 
-def claim(deliveries: QuerySet[Delivery], limit: int = 1000) -> list[Delivery]:
-    """Take the due, pending ones among ``deliveries`` for this sender (a conditional
-    ``UPDATE``), and return them. Claimers at the same moment take different rows: on
-    PostgreSQL the rows another one is claiming are skipped (``FOR UPDATE SKIP LOCKED``), not
-    waited for and then found taken; SQLite runs one writing statement at a time."""
-    now = timezone.now()
-    due = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now)
-    first_due = (
-        deliveries.filter(due).order_by("next_attempt_at", "pk").values_list("pk", flat=True)
-    )
-    token = uuid.uuid4().hex
-    with transaction.atomic(using=first_due.db):
-        if connections[first_due.db].features.has_select_for_update_skip_locked:
+def new_claim() -> str:
+    return uuid.uuid4().hex
+
+
+def claims_for(count: int) -> list[str]:
+    """The claims of a new fan-out's ``count`` deliveries, in order: one claim, so one task,
+    per share (``DELIVERY_TASKS_PER_EVENT`` when the fan-out is large enough to be worth it,
+    since sending is CPU-bound under the GIL), the deliveries dealt out among them."""
+    shares = max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, count // SPLIT_MIN_DELIVERIES))
+    claims = [new_claim() for _ in range(shares)]
+    return [claims[index % shares] for index in range(count)]
+
+
+def due() -> Q:
+    return Q(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
+
+
+def claim(claimable: QuerySet[Delivery], limit: int) -> list[Delivery]:
+    """Take the first ``limit`` of ``claimable`` for this sender (a conditional ``UPDATE``),
+    and return them. Claimers at the same moment take different rows: on PostgreSQL the rows
+    another one is claiming are skipped (``FOR UPDATE SKIP LOCKED``), not waited for and then
+    found taken; SQLite runs one writing statement at a time."""
+    first = claimable.order_by("next_attempt_at", "pk").values_list("pk", flat=True)
+    token = new_claim()
+    with transaction.atomic(using=first.db):
+        if connections[first.db].features.has_select_for_update_skip_locked:
             # Read first: a locking subquery inside the UPDATE may run again and take more.
-            chosen: Any = list(first_due.select_for_update(skip_locked=True)[:limit])
+            chosen: Any = list(first.select_for_update(skip_locked=True)[:limit])
         else:
-            chosen = first_due[:limit]
-        Delivery.objects.filter(due, pk__in=chosen).update(
-            claim=token, next_attempt_at=now + timedelta(seconds=lease_seconds())
+            chosen = first[:limit]  # A subquery: the UPDATE is one statement.
+        Delivery.objects.filter(pk__in=chosen).update(
+            claim=token, next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds())
         )
-    return list(Delivery.objects.filter(claim=token).select_related("application", "event"))
+    return held_by(Delivery.objects.filter(claim=token), limit)
+
+
+def held_by(held: QuerySet[Delivery], limit: int) -> list[Delivery]:
+    """The first ``limit`` pending ones of ``held``, ready to send."""
+    return list(
+        held.filter(state=DeliveryState.PENDING)
+        .select_related("application", "event")
+        .order_by("pk")[:limit]
+    )
+
+
+def take_held(held: QuerySet[Delivery], limit: int) -> list[Delivery]:
+    """The first ``limit`` pending deliveries of a claim this sender was given (``held``),
+    claimed again first when their lease is too short for an attempt (a task that started
+    late, or a fan-out larger than a batch), so nobody else can take them meanwhile."""
+    batch = held_by(held, limit)
+    if batch:
+        lease_end = min(delivery.next_attempt_at or timezone.now() for delivery in batch)
+        if lease_end < timezone.now() + timedelta(seconds=attempt_seconds()):
+            return claim(held.filter(state=DeliveryState.PENDING), limit)
+    return batch
 
 
 @dataclass(frozen=True)
@@ -283,43 +320,35 @@ def send(deliveries: list[Delivery]) -> int:
     return sum(attempt.delivered for attempt in attempts)
 
 
-def send_in_batches(deliveries: QuerySet[Delivery], limit: int | None = None) -> int:
-    """Claim and send the due deliveries (at most ``limit``), ``DELIVERY_CONCURRENCY`` at a
-    time: a claim never waits for its turn, so it cannot outlive its lease."""
+def send_in_batches(take: Callable[[int], list[Delivery]], limit: int | None = None) -> int:
+    """Send what ``take(size)`` gives (at most ``limit``), ``DELIVERY_CONCURRENCY`` at a time,
+    until it gives less than asked: a batch is claimed only when its turn comes, so its lease
+    is never spent waiting."""
     delivered = 0
     size = app_settings.DELIVERY_CONCURRENCY
     while limit is None or limit > 0:
-        batch = claim(deliveries, size if limit is None else min(limit, size))
+        batch = take(size if limit is None else min(limit, size))
         delivered += send(batch)
-        if len(batch) < size:  # What was due is sent.
+        if len(batch) < size:  # Nothing more to take.
             break
         if limit is not None:
             limit -= len(batch)
     return delivered
 
 
-def deliver_event(event_id: int, share: int = 1) -> int:
-    """Send the event's due deliveries (the task queued when the event was recorded); with
-    ``share`` > 1, about that fraction of them, the other tasks of the event taking the rest."""
+def deliver_event(event_id: int, claim_token: str = "") -> int:
+    """Send the event's deliveries that ``claim_token`` holds (a fan-out's task), or without
+    one those due now (a retry's task)."""
     deliveries = Delivery.objects.filter(event_id=event_id)
-    if share == 1:
-        return send_in_batches(deliveries)
-    return send_in_batches(deliveries, -(-deliveries.count() // share))
-
-
-def shares_for(event_id: int) -> int:
-    """Into how many tasks to split the event's fan-out: one per pool process when it is large
-    enough to be worth it (sending is CPU-bound under the GIL)."""
-    if app_settings.DELIVERY_TASKS_PER_EVENT == 1:
-        return 1  # Without counting: one query less before the first POST.
-    pending = Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING).count()
-    return max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, pending // SPLIT_MIN_DELIVERIES))
+    if claim_token:
+        return send_in_batches(partial(take_held, deliveries.filter(claim=claim_token)))
+    return send_in_batches(partial(claim, deliveries.filter(due())))
 
 
 def send_due(limit: int = 10_000) -> int:
     """The sweeper: send every due delivery, whatever happened to its message (at most
     ``limit`` a call)."""
-    return send_in_batches(Delivery.objects.all(), limit)
+    return send_in_batches(partial(claim, Delivery.objects.filter(due())), limit)
 
 
 def retry_soon(event_id: int) -> float | None:

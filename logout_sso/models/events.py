@@ -6,7 +6,7 @@ message is queued: the database is the truth, a Celery message only says "go".
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -133,28 +133,65 @@ class DeliveryState(models.TextChoices):
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    """Statements the hub runs on many deliveries at once, on its critical path: raw, but built
+    from the model's metadata (identifiers quoted, every value a parameter)."""
+
+    @staticmethod
+    def _field(name: str) -> models.Field[Any, Any]:
+        """A concrete field, by name or attribute name (``event`` or ``event_id``)."""
+        return next(f for f in Delivery._meta.concrete_fields if name in (f.name, f.attname))
+
+    def _column(self, field: models.Field[Any, Any]) -> str:
+        return connections[self.db].ops.quote_name(field.column or field.name)
+
+    def insert_each(self, rows: Sequence[dict[str, Any]], **shared: Any) -> None:
+        """Insert one row per ``{field: value}`` of ``rows`` (each with the same fields), plus
+        the ``shared`` values in every row; nothing comes back (no primary keys). One statement
+        executed for every row (``executemany``), each shared value prepared once: about three
+        times faster than ``bulk_create`` for a fan-out, which builds a model instance and
+        prepares every value of every row. Give every column without a null or database
+        default, ``created_at`` too."""
+        if not rows:
+            return
+        connection = connections[self.db]
+        own_fields = [self._field(name) for name in rows[0]]
+        shared_fields = [self._field(name) for name in shared]
+        shared_values = [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(shared_fields, shared.values(), strict=True)
+        ]
+        columns = ", ".join(self._column(field) for field in own_fields + shared_fields)
+        placeholders = ", ".join(["%s"] * (len(own_fields) + len(shared_fields)))
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        parameters = [
+            [
+                field.get_db_prep_save(value, connection)
+                for field, value in zip(own_fields, row.values(), strict=True)
+            ]
+            + shared_values
+            for row in rows
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, parameters)
+
     def update_each_if_claimed(self, changes: Iterable[tuple[Delivery, dict[str, Any]]]) -> None:
         """Apply each ``(delivery, {field: value})`` to its row, unless another sender has
         claimed the row since. One statement executed for every row with the same fields
         (``executemany``): several times faster than an ``UPDATE`` each through the ORM, or
         one ``bulk_update`` with a ``CASE`` per field."""
         connection = connections[self.db]
-        quote = connection.ops.quote_name
-        meta = Delivery._meta
-        fields_by_name = {field.name: field for field in meta.concrete_fields}
-
-        def column(name: str) -> str:
-            return quote(fields_by_name[name].get_attname_column()[1] or name)
-
-        # Identifiers from the model's metadata, quoted; every value is a parameter.
-        table, pk, claim = quote(meta.db_table), column("id"), column("claim")
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        where = (
+            f"{self._column(self._field('id'))} = %s AND {self._column(self._field('claim'))} = %s"
+        )
         groups: dict[tuple[str, ...], list[tuple[Delivery, dict[str, Any]]]] = {}
         for delivery, values in changes:
             groups.setdefault(tuple(sorted(values)), []).append((delivery, values))
         for names, group in groups.items():
-            fields = [fields_by_name[name] for name in names]
-            assignments = ", ".join(f"{column(name)} = %s" for name in names)
-            sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s AND {claim} = %s"  # noqa: S608
+            fields = [self._field(name) for name in names]
+            assignments = ", ".join(f"{self._column(field)} = %s" for field in fields)
+            sql = f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608
             parameters = [
                 [field.get_db_prep_save(values[field.name], connection) for field in fields]
                 + [delivery.pk, delivery.claim]
@@ -259,6 +296,8 @@ class Delivery(models.Model):
                 name="logout_sso_delivery_due",
             ),
             models.Index(fields=["state", "next_attempt_at"], name="logout_sso_delivery_state"),
+            # A sender reads back what it claimed; few rows are claimed at any time.
+            models.Index(fields=["claim"], condition=~Q(claim=""), name="logout_sso_delivery_held"),
         ]
 
     def __str__(self) -> str:
