@@ -6,11 +6,13 @@ runs in this process (``send_due()``)."""
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 
-from logout_sso.hub import sender
+from logout_sso.hub import sender, transport
 from logout_sso.hub.outbox import record_logout
 from logout_sso.models import Application, Delivery, Organization
 from logout_sso.models.events import Initiator
@@ -171,6 +173,35 @@ def test_no_more_than_the_delivery_concurrency_are_sent_at_once(
     busy = [(request.at, request.at + 0.3) for request in receiver.received]
     most_at_once = max(sum(start <= at < end for start, end in busy) for at, _ in busy)
     assert most_at_once == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_as_large_as_the_concurrency_is_recorded_with_its_last_answer(
+    acme, hub_settings, receivers, monkeypatch
+):
+    # Every transfer in flight at once, all answered: nothing is left to wait for. It once
+    # waited for nothing a second more (here a minute): 40% of fan-outs to 100 applications,
+    # the default concurrency, took 1.06 s instead of 0.06 s.
+    hub_settings.LOGOUT_SSO = {**hub_settings.LOGOUT_SSO, "DELIVERY_CONCURRENCY": 1}
+    monkeypatch.setattr(transport, "IDLE_WAIT_SECONDS", 60.0)
+    receiver = receivers()
+    signed_in_at(acme, receiver.url)
+    with messages_lost(monkeypatch):
+        record_logout(initiator=Initiator.API, issuer=IDP_ISSUER, sub="user-1", organization=acme)
+    sent: list[int] = []
+
+    def sweep() -> None:
+        try:
+            sent.append(sender.send_due())
+        finally:
+            connection.close()
+
+    sweeper = threading.Thread(target=sweep, daemon=True)
+    sweeper.start()
+    sweeper.join(timeout=20)
+
+    assert sent == [1]
+    assert len(receiver.received) == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -259,6 +259,8 @@ def post_all(
                 transfers[transfer.handle] = transfer
                 loop.multi.add_handle(transfer.handle)
                 started += 1
+            if not transfers:  # All answered, and nothing more to send.
+                break
             waiting = exhausted or len(transfers) >= max_in_flight
             loop.turn(_next_answer_due(transfers.values()) if waiting else None)
             for handle, error in loop.finished():
