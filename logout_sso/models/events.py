@@ -146,11 +146,11 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
 
     def insert_each(self, rows: Sequence[dict[str, Any]], **shared: Any) -> None:
         """Insert one row per ``{field: value}`` of ``rows`` (each with the same fields), plus
-        the ``shared`` values in every row; nothing comes back (no primary keys). One statement
-        executed for every row (``executemany``), each shared value prepared once: about three
-        times faster than ``bulk_create`` for a fan-out, which builds a model instance and
-        prepares every value of every row. Give every column without a null or database
-        default, ``created_at`` too."""
+        the ``shared`` values in every row; nothing comes back (no primary keys). One
+        multi-row ``INSERT`` (a few on SQLite, whose statements take fewer parameters), each
+        shared value prepared once: about three times faster than ``bulk_create`` for a
+        fan-out, which builds a model instance and prepares every value of every row. Give
+        every column without a null or database default, ``created_at`` too."""
         if not rows:
             return
         connection = connections[self.db]
@@ -160,20 +160,24 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
             field.get_db_prep_save(value, connection)
             for field, value in zip(shared_fields, shared.values(), strict=True)
         ]
-        columns = ", ".join(self._column(field) for field in own_fields + shared_fields)
-        placeholders = ", ".join(["%s"] * (len(own_fields) + len(shared_fields)))
+        fields = own_fields + shared_fields
+        columns = ", ".join(self._column(field) for field in fields)
+        placeholders = f"({', '.join(['%s'] * len(fields))})"
         table = connection.ops.quote_name(Delivery._meta.db_table)
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        parameters = [
-            [
-                field.get_db_prep_save(value, connection)
-                for field, value in zip(own_fields, row.values(), strict=True)
-            ]
-            + shared_values
-            for row in rows
-        ]
+
+        def values_of(row: dict[str, Any]) -> list[Any]:
+            own = zip(own_fields, row.values(), strict=True)
+            return [
+                field.get_db_prep_save(value, connection) for field, value in own
+            ] + shared_values
+
+        batch_size = connection.ops.bulk_batch_size(fields, rows)
         with connection.cursor() as cursor:
-            cursor.executemany(sql, parameters)
+            for start in range(0, len(rows), batch_size):
+                batch = rows[start : start + batch_size]
+                values = ", ".join([placeholders] * len(batch))
+                sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
+                cursor.execute(sql, [value for row in batch for value in values_of(row)])
 
     def update_each_if_claimed(self, changes: Iterable[tuple[Delivery, dict[str, Any]]]) -> None:
         """Apply each ``(delivery, {field: value})`` to its row, unless another sender has
