@@ -80,6 +80,7 @@ def lease_seconds() -> float:
 
 
 def new_claim() -> str:
+    """A fresh claim token (a ``Delivery.claim``)."""
     return uuid.uuid4().hex
 
 
@@ -93,6 +94,7 @@ def claims_for(count: int) -> list[str]:
 
 
 def due() -> Q:
+    """Pending deliveries whose next attempt's time has come (their claim's lease too)."""
     return Q(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
 
 
