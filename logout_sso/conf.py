@@ -8,6 +8,7 @@ same as ``logout_sso.E001``). Every key is documented in the README's settings t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,6 +124,14 @@ def _optional_string(key: str, value: Any) -> str | None:
     return None if value is None else _non_empty_string(key, value)
 
 
+def _optional_file(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str | os.PathLike) or not os.path.isfile(value):
+        raise _fail(key, f"must be the path of an existing file, or None, not {value!r}.")
+    return os.fspath(value)
+
+
 def _optional_url(key: str, value: Any) -> str | None:
     return None if value is None else _check_url(key, value)
 
@@ -190,6 +199,7 @@ class _Setting:
 SETTINGS: dict[str, _Setting] = {
     "CACHE_ALIAS": _Setting("default", _cache_alias),
     "DELIVERY_ALLOW_PRIVATE_ADDRESSES": _Setting(False, _boolean),
+    "DELIVERY_CA_BUNDLE": _Setting(None, _optional_file),
     "DELIVERY_CONCURRENCY": _Setting(100, _positive_int),
     "DELIVERY_CONNECT_TIMEOUT": _Setting(3.05, _timeout),
     "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
@@ -245,6 +255,13 @@ class AppSettings:
     def DELIVERY_ALLOW_PRIVATE_ADDRESSES(self) -> bool:
         """Whether back-channel logouts may go to loopback, private and link-local addresses."""
         return bool(self._get("DELIVERY_ALLOW_PRIVATE_ADDRESSES"))
+
+    @property
+    def DELIVERY_CA_BUNDLE(self) -> str | None:
+        """The PEM file of the certificate authorities trusted for applications' HTTPS
+        (``None``: certifi's bundle of public ones)."""
+        path: str | None = self._get("DELIVERY_CA_BUNDLE")
+        return path
 
     @property
     def DELIVERY_CONCURRENCY(self) -> int:

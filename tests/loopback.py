@@ -5,6 +5,7 @@ of that request returns (:class:`LoopbackServer`), and :func:`json_reply` for th
 from __future__ import annotations
 
 import json
+import ssl
 import sys
 import threading
 import time
@@ -82,8 +83,9 @@ class _Server(ThreadingHTTPServer):
 
 class LoopbackServer:
     """Answers every request with ``respond(request)``, from now until :meth:`close`, on
-    ``address`` (any of 127.0.0.0/8) and ``port`` (0: one the system chooses). Each connection
-    is served in a daemon thread; nothing is logged. ``requests`` counts the requests per path.
+    ``address`` (any of 127.0.0.0/8) and ``port`` (0: one the system chooses), over HTTPS with
+    ``tls``. Each connection is served in a daemon thread; nothing is logged. ``requests``
+    counts the requests per path.
     """
 
     def __init__(
@@ -92,13 +94,16 @@ class LoopbackServer:
         *,
         address: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.requests: Counter[str] = Counter()
         self._respond = respond
         self._lock = threading.Lock()
         self._server = _Server((address, port), self._count_and_respond)
+        if tls is not None:  # HTTPS: the handshake is made as each connection is accepted.
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
-        self.url = f"http://{address}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{address}:{self.port}"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def _count_and_respond(self, request: IncomingRequest) -> Reply:

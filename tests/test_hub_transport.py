@@ -5,8 +5,11 @@ runs in this process (``send_due()``)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,9 @@ from logout_sso.models import Application, Delivery, Organization
 from logout_sso.models.events import Initiator
 from tests import hub_receivers
 from tests.hub_receivers import IDP_ISSUER, Answer, hub_policy, register_application
+from tests.loopback import LoopbackServer, Reply
 from tests.test_hub_delivery import messages_lost
+from tests.tls import Certificate, self_signed_certificate
 
 hub_settings = hub_receivers.hub_settings
 hub_rsa_pem = hub_receivers.hub_rsa_pem
@@ -217,3 +222,46 @@ def test_a_hub_without_its_signing_key_keeps_the_delivery_and_says_why(
     assert (delivery.state, delivery.attempts) == ("pending", 1)
     assert 'LOGOUT_SSO["HUB_SIGNING_KEY"]' in delivery.last_error
     assert receiver.received == []
+
+
+# --- HTTPS -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def https_receiver(tmp_path: Path) -> Iterator[tuple[LoopbackServer, Certificate]]:
+    """An application's HTTPS endpoint whose certificate a private authority signed (its own)."""
+    certificate = self_signed_certificate(tmp_path)
+    with LoopbackServer(lambda request: Reply(200), tls=certificate.server_context()) as server:
+        yield server, certificate
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_certificate_the_hub_cannot_trust_fails_for_good_without_a_request(
+    acme, https_receiver, monkeypatch
+):
+    server, _ = https_receiver
+    signed_in_at(acme, f"{server.url}/bcl")
+
+    delivery = log_out_and_send(acme, monkeypatch)
+
+    assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 1, None)
+    # libcurl's words, e.g. "SSL certificate OpenSSL verify result: self-signed certificate (18)"
+    assert re.match(r"SSL certificate .*self.signed certificate", delivery.last_error)
+    assert server.requests == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_private_authority_in_the_ca_bundle_setting_is_trusted(
+    acme, hub_settings, https_receiver, monkeypatch
+):
+    server, certificate = https_receiver
+    hub_settings.LOGOUT_SSO = {
+        **hub_settings.LOGOUT_SSO,
+        "DELIVERY_CA_BUNDLE": certificate.path,
+    }
+    signed_in_at(acme, f"{server.url}/bcl")
+
+    delivery = log_out_and_send(acme, monkeypatch)
+
+    assert (delivery.state, delivery.last_status) == ("delivered", 200)
+    assert server.requests == {"/bcl": 1}

@@ -106,6 +106,26 @@ def test_cache_alias_must_be_a_non_empty_string(alias):
     )
 
 
+# --- DELIVERY_CA_BUNDLE ------------------------------------------------------------------------
+
+
+def test_ca_bundle_is_a_path_to_a_file(settings, tmp_path):
+    bundle = tmp_path / "internal-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings.LOGOUT_SSO = {"DELIVERY_CA_BUNDLE": bundle}  # A Path, as settings often build it.
+    path = app_settings.DELIVERY_CA_BUNDLE
+
+    assert path == str(bundle)
+
+
+@pytest.mark.parametrize("value", ["/nonexistent/ca.pem", 42, ""])
+def test_ca_bundle_that_is_not_a_file_is_named(value):
+    assert error_message(DELIVERY_CA_BUNDLE=value) == (
+        "LOGOUT_SSO['DELIVERY_CA_BUNDLE'] must be the path of an existing file, or None, "
+        f"not {value!r}."
+    )
+
+
 # --- POST_LOGOUT_REDIRECT_ALLOWLIST -------------------------------------------------------------
 
 

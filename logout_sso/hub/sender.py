@@ -144,6 +144,7 @@ class Sending:
 
     signer: LogoutTokenSigner
     allow_private: bool
+    ca_bundle: str | None
     connect_timeout: float
     read_timeout: float
 
@@ -152,6 +153,7 @@ class Sending:
         return cls(
             signer=current_signer(),
             allow_private=app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES,
+            ca_bundle=app_settings.DELIVERY_CA_BUNDLE,
             connect_timeout=app_settings.DELIVERY_CONNECT_TIMEOUT,
             read_timeout=app_settings.DELIVERY_READ_TIMEOUT,
         )
@@ -177,6 +179,7 @@ def prepare(delivery: Delivery, sending: Sending) -> Request | Attempt:
         connect_timeout=sending.connect_timeout,
         read_timeout=sending.read_timeout,
         allow_private_addresses=sending.allow_private,
+        ca_bundle=sending.ca_bundle,
     )
 
 
@@ -184,9 +187,13 @@ def attempt_from(response: Response) -> Attempt:
     """What an application's answer means: 200 and 204 are success (OIDC Back-Channel Logout
     2.8), 429 and 5xx and no answer are worth a retry, any other status is a refusal."""
     status, body = response.status, response.body
-    if response.refused:  # An address the hub must not reach: a configuration problem.
+    if response.refused:
+        # An address the hub must not reach, or a certificate it cannot trust: configuration.
         return Attempt(
-            delivered=False, permanent=True, error=response.error, finished_at=response.finished_at
+            delivered=False,
+            permanent=True,
+            error=response.error[:ERROR_EXCERPT],
+            finished_at=response.finished_at,
         )
     if status is None:
         return Attempt(

@@ -36,6 +36,9 @@ START_STEP = 10
 #: The longest wait for a socket when neither libcurl's timer nor an answer is due sooner.
 IDLE_WAIT_SECONDS = 1.0
 
+#: libcurl's errors for a TLS certificate it cannot trust, or a CA bundle it cannot read.
+_UNTRUSTED = {pycurl.E_PEER_FAILED_VERIFICATION, pycurl.E_SSL_CACERT_BADFILE}
+
 _EVENTS = {
     pycurl.POLL_IN: selectors.EVENT_READ,
     pycurl.POLL_OUT: selectors.EVENT_WRITE,
@@ -54,6 +57,8 @@ class Request:
     read_timeout: float
     #: Whether loopback, private and link-local addresses may be connected to.
     allow_private_addresses: bool = False
+    #: The PEM file of the certificate authorities trusted for HTTPS (None: certifi's).
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class Response:
     body: str = ""
     retry_after: str | None = None
     error: str = ""
-    #: No connection was made: every address of the host was refused (not public).
+    #: No request was sent, and trying again cannot help: every address of the host was
+    #: refused (not public), or the application's TLS certificate could not be verified.
     refused: bool = False
     finished_at: datetime = field(default_factory=timezone.now)
 
@@ -91,7 +97,7 @@ class _Transfer(Generic[Key]):
         handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
         handle.setopt(pycurl.PROXY, "")  # Never a proxy from the environment: it would connect.
-        handle.setopt(pycurl.CAINFO, certifi.where())
+        handle.setopt(pycurl.CAINFO, request.ca_bundle or certifi.where())
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.CONNECTTIMEOUT_MS, _milliseconds(request.connect_timeout))
         total = request.connect_timeout + request.read_timeout
@@ -149,7 +155,7 @@ class _Transfer(Generic[Key]):
             message = error[1]
             if os_error:  # libcurl says "Could not connect"; the system says why.
                 message = f"{message} ({os.strerror(os_error)})"
-            return Response(status=None, error=message)
+            return Response(status=None, error=message, refused=error[0] in _UNTRUSTED)
         return Response(
             status=status,
             body=self.body.decode("utf-8", "replace"),
