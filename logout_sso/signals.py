@@ -23,3 +23,11 @@ signed_in = Signal()
 #: Arguments: ``sender`` (the LogoutEvent model), ``issuer``, ``sub`` and ``sid`` (empty string
 #: when the token had none), ``count`` (sessions ended).
 sessions_terminated = Signal()
+
+#: Sent after the hub gave up on a back-channel logout: the application refused the token (a
+#: 3xx or 4xx other than 429), its address or certificate cannot be trusted, it is disabled, or
+#: the organization's retries ran out. The user is still signed in there: alert on it. The hub
+#: also logs a warning. Arguments: ``sender`` (the Delivery model), ``delivery`` (the Delivery
+#: as it was sent; its ``application`` and ``event`` loaded), ``attempts``, ``last_status``
+#: (None without an HTTP answer), ``last_error``.
+delivery_failed = Signal()

@@ -42,6 +42,7 @@ from logout_sso.models import (
     LogoutPolicy,
     Organization,
 )
+from logout_sso.signals import delivery_failed
 from tests import hub_receivers
 from tests.hub_receivers import (
     BACKCHANNEL_LOGOUT_EVENT,
@@ -505,6 +506,39 @@ def test_a_message_that_comes_after_the_sweeper_took_its_deliveries_sends_nothin
 
     assert sender.deliver_event(event.pk, claims[0]) == 0
     assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_that_fails_for_good_is_logged_and_signalled(
+    hub, receivers, monkeypatch, caplog
+):
+    billing = hub.application("billing", receivers([Answer(status=400, body="unknown client")]))
+    hub.application("wiki", receivers([Answer(status=503)]))  # Retried later: not a failure.
+    failures: list[tuple[Application, dict[str, Any]]] = []
+
+    def on_failure(sender: type[Delivery], delivery: Delivery, **details: Any) -> None:
+        failures.append((delivery.application, details))
+
+    with messages_lost(monkeypatch):
+        event = record_user_logout(hub.acme)
+    delivery_failed.connect(on_failure)
+    try:
+        with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+            assert sender.send_due() == 0
+    finally:
+        delivery_failed.disconnect(on_failure)
+
+    [(application, details)] = failures
+    assert application == billing
+    assert (details["attempts"], details["last_status"], details["last_error"]) == (
+        1,
+        400,
+        "unknown client",
+    )
+    assert caplog.messages == [
+        f"Back-channel logout to billing (event {event.pk}) failed for good after 1 attempt(s): "
+        "unknown client"
+    ]
 
 
 # --- Applications that require a sid ------------------------------------------------------

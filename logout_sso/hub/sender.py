@@ -36,6 +36,7 @@ from logout_sso.hub.tokens import LogoutTokenSigner, current_signer
 from logout_sso.hub.transport import Request, Response, post_all
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
 from logout_sso.models.events import DeliveryState, Outcome
+from logout_sso.signals import delivery_failed
 
 logger = logging.getLogger(__name__)
 
@@ -287,13 +288,34 @@ def fields_after(delivery: Delivery, attempt: Attempt, now: datetime) -> dict[st
     return fields
 
 
-def record(deliveries: list[Delivery], attempts: list[Attempt]) -> None:
+def record(deliveries: list[Delivery], attempts: list[Attempt]) -> list[dict[str, object]]:
     """Store every attempt's outcome, except for deliveries another sender took over since
-    (their claim changed)."""
+    (their claim changed); return each delivery's new fields."""
     now = timezone.now()
-    Delivery.objects.update_each_if_claimed(
+    changes = [
         (delivery, fields_after(delivery, attempt, now))
         for delivery, attempt in zip(deliveries, attempts, strict=True)
+    ]
+    Delivery.objects.update_each_if_claimed(changes)
+    return [fields for _, fields in changes]
+
+
+def announce_failure(delivery: Delivery, fields: dict[str, object]) -> None:
+    """Tell the operators a user is still signed in at an application (a warning, and the
+    ``delivery_failed`` signal)."""
+    logger.warning(
+        "Back-channel logout to %s (event %s) failed for good after %s attempt(s): %s",
+        delivery.application,
+        delivery.event_id,
+        fields["attempts"],
+        fields["last_error"] or f"HTTP {fields['last_status']}",
+    )
+    delivery_failed.send(
+        sender=Delivery,
+        delivery=delivery,
+        attempts=fields["attempts"],
+        last_status=fields["last_status"],
+        last_error=fields["last_error"],
     )
 
 
@@ -324,8 +346,11 @@ def send(deliveries: list[Delivery]) -> int:
     # Only now: the retry policy is not needed before the last answer.
     prefetch_related_objects(deliveries, "event__organization__logout_policy")
     with transaction.atomic():  # One commit for the batch, not one per delivery.
-        record(deliveries, attempts)
+        outcomes = record(deliveries, attempts)
         settle(delivery.event_id for delivery in deliveries)
+    for delivery, fields in zip(deliveries, outcomes, strict=True):
+        if fields.get("state") == DeliveryState.FAILED:
+            announce_failure(delivery, fields)
     return sum(attempt.delivered for attempt in attempts)
 
 
