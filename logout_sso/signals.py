@@ -28,6 +28,6 @@ sessions_terminated = Signal()
 #: 3xx or 4xx other than 429), its address or certificate cannot be trusted, it is disabled, or
 #: the organization's retries ran out. The user is still signed in there: alert on it. The hub
 #: also logs a warning. Arguments: ``sender`` (the Delivery model), ``delivery`` (the Delivery
-#: as it was sent; its ``application`` and ``event`` loaded), ``attempts``, ``last_status``
+#: as recorded, failed; its ``application`` and ``event`` loaded), ``attempts``, ``last_status``
 #: (None without an HTTP answer), ``last_error``.
 delivery_failed = Signal()

@@ -28,10 +28,12 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
-from django.db.models import Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
+from logout_sso.hub import outgoing
+from logout_sso.hub.outgoing import Outgoing
 from logout_sso.hub.tokens import LogoutTokenSigner, current_signer
 from logout_sso.hub.transport import Request, Response, post_all
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
@@ -99,7 +101,7 @@ def due() -> Q:
     return Q(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
 
 
-def claim(claimable: QuerySet[Delivery], limit: int) -> list[Delivery]:
+def claim(claimable: QuerySet[Delivery], limit: int) -> list[Outgoing]:
     """Take the first ``limit`` of ``claimable`` for this sender (a conditional ``UPDATE``),
     and return them. Claimers at the same moment take different rows: on PostgreSQL the rows
     another one is claiming are skipped (``FOR UPDATE SKIP LOCKED``), not waited for and then
@@ -115,23 +117,14 @@ def claim(claimable: QuerySet[Delivery], limit: int) -> list[Delivery]:
         Delivery.objects.filter(pk__in=chosen).update(
             claim=token, next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds())
         )
-    return held_by(Delivery.objects.filter(claim=token), limit)
+    return outgoing.read(Delivery.objects.filter(claim=token), limit)
 
 
-def held_by(held: QuerySet[Delivery], limit: int) -> list[Delivery]:
-    """The first ``limit`` pending ones of ``held``, ready to send."""
-    return list(
-        held.filter(state=DeliveryState.PENDING)
-        .select_related("application", "event")
-        .order_by("pk")[:limit]
-    )
-
-
-def take_held(held: QuerySet[Delivery], limit: int) -> list[Delivery]:
+def take_held(held: QuerySet[Delivery], limit: int) -> list[Outgoing]:
     """The first ``limit`` pending deliveries of a claim this sender was given (``held``),
     claimed again first when their lease is too short for an attempt (a task that started
     late, or a fan-out larger than a batch), so nobody else can take them meanwhile."""
-    batch = held_by(held, limit)
+    batch = outgoing.read(held, limit)
     if batch:
         lease_end = min(delivery.next_attempt_at or timezone.now() for delivery in batch)
         if lease_end < timezone.now() + timedelta(seconds=attempt_seconds()):
@@ -160,22 +153,21 @@ class Sending:
         )
 
 
-def prepare(delivery: Delivery, sending: Sending) -> Request | Attempt:
+def prepare(delivery: Outgoing, sending: Sending) -> Request | Attempt:
     """The request of one attempt (a fresh logout token for the application), or already the
     attempt's outcome when no request can be made. Never raises: whatever goes wrong is the
     attempt's outcome, so one application cannot spoil a batch."""
-    application, event = delivery.application, delivery.event
-    if not application.enabled:
+    if not delivery.application_enabled:
         return Attempt(delivered=False, permanent=True, error="The application is disabled.")
     try:
         token = sending.signer.sign(
-            audience=application.client_id, sub=event.sub, sid=delivery.token_sid
+            audience=delivery.client_id, sub=delivery.sub, sid=delivery.token_sid
         )
     except Exception as exc:
-        logger.exception("Back-channel logout to %s failed unexpectedly", application)
+        logger.exception("Back-channel logout to %s failed unexpectedly", delivery.application_name)
         return Attempt(delivered=False, error=f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
     return Request(
-        url=application.backchannel_logout_uri,
+        url=delivery.backchannel_logout_uri,
         body=urlencode({"logout_token": token}).encode(),
         connect_timeout=sending.connect_timeout,
         read_timeout=sending.read_timeout,
@@ -212,7 +204,7 @@ def attempt_from(response: Response) -> Attempt:
     )
 
 
-def attempt_all(deliveries: list[Delivery]) -> list[Attempt]:
+def attempt_all(deliveries: list[Outgoing]) -> list[Attempt]:
     """One attempt of each delivery, all at once; their outcomes in the same order."""
     try:
         sending = Sending.from_settings()
@@ -255,15 +247,11 @@ def backoff_seconds(policy: LogoutPolicy | None, attempts: int) -> float:
     return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
 
 
-def _policy(delivery: Delivery) -> LogoutPolicy | None:
-    organization = delivery.event.organization
-    return getattr(organization, "logout_policy", None) if organization else None
-
-
-def fields_after(delivery: Delivery, attempt: Attempt, now: datetime) -> dict[str, object]:
-    """The fields of the delivery after this attempt."""
+def fields_after(
+    delivery: Outgoing, attempt: Attempt, now: datetime, policy: LogoutPolicy | None
+) -> dict[str, object]:
+    """The fields of the delivery after this attempt, under its organization's ``policy``."""
     attempts = delivery.attempts + 1
-    policy = _policy(delivery)
     fields: dict[str, object] = {
         "attempts": attempts,
         "last_status": attempt.status,
@@ -271,7 +259,7 @@ def fields_after(delivery: Delivery, attempt: Attempt, now: datetime) -> dict[st
         "claim": "",
     }
     if attempt.delivered:
-        latency = (attempt.finished_at - delivery.event.created_at).total_seconds() * 1000
+        latency = (attempt.finished_at - delivery.event_created_at).total_seconds() * 1000
         fields |= {
             "state": DeliveryState.DELIVERED,
             "delivered_at": attempt.finished_at,
@@ -288,31 +276,34 @@ def fields_after(delivery: Delivery, attempt: Attempt, now: datetime) -> dict[st
     return fields
 
 
-def record(deliveries: list[Delivery], attempts: list[Attempt]) -> list[dict[str, object]]:
+def record(deliveries: list[Outgoing], attempts: list[Attempt]) -> list[dict[str, object]]:
     """Store every attempt's outcome, except for deliveries another sender took over since
     (their claim changed); return each delivery's new fields."""
+    policies = LogoutPolicy.objects.in_bulk(
+        {delivery.organization_id for delivery in deliveries} - {None}
+    )
     now = timezone.now()
     changes = [
-        (delivery, fields_after(delivery, attempt, now))
+        (delivery, fields_after(delivery, attempt, now, policies.get(delivery.organization_id)))
         for delivery, attempt in zip(deliveries, attempts, strict=True)
     ]
     Delivery.objects.update_each_if_claimed(changes)
     return [fields for _, fields in changes]
 
 
-def announce_failure(delivery: Delivery, fields: dict[str, object]) -> None:
+def announce_failure(delivery: Outgoing, fields: dict[str, object]) -> None:
     """Tell the operators a user is still signed in at an application (a warning, and the
     ``delivery_failed`` signal)."""
     logger.warning(
         "Back-channel logout to %s (event %s) failed for good after %s attempt(s): %s",
-        delivery.application,
+        delivery.application_name,
         delivery.event_id,
         fields["attempts"],
         fields["last_error"] or f"HTTP {fields['last_status']}",
     )
     delivery_failed.send(
         sender=Delivery,
-        delivery=delivery,
+        delivery=Delivery.objects.select_related("application", "event").get(pk=delivery.pk),
         attempts=fields["attempts"],
         last_status=fields["last_status"],
         last_error=fields["last_error"],
@@ -338,13 +329,11 @@ def settle(event_ids: Iterable[int]) -> None:
         )
 
 
-def send(deliveries: list[Delivery]) -> int:
+def send(deliveries: list[Outgoing]) -> int:
     """Send claimed deliveries concurrently; return how many were delivered."""
     if not deliveries:
         return 0
     attempts = attempt_all(deliveries)
-    # Only now: the retry policy is not needed before the last answer.
-    prefetch_related_objects(deliveries, "event__organization__logout_policy")
     with transaction.atomic():  # One commit for the batch, not one per delivery.
         outcomes = record(deliveries, attempts)
         settle(delivery.event_id for delivery in deliveries)
@@ -354,7 +343,7 @@ def send(deliveries: list[Delivery]) -> int:
     return sum(attempt.delivered for attempt in attempts)
 
 
-def send_in_batches(take: Callable[[int], list[Delivery]], limit: int | None = None) -> int:
+def send_in_batches(take: Callable[[int], list[Outgoing]], limit: int | None = None) -> int:
     """Send what ``take(size)`` gives (at most ``limit``), ``DELIVERY_CONCURRENCY`` at a time,
     until it gives less than asked: a batch is claimed only when its turn comes, so its lease
     is never spent waiting."""

@@ -7,7 +7,7 @@ message is queued: the database is the truth, a Celery message only says "go".
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connections, models
@@ -132,6 +132,16 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class Claimed(Protocol):
+    """A delivery as a sender holds it: its primary key and the claim it was sent under."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def claim(self) -> str: ...
+
+
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
     """Statements the hub runs on many deliveries at once, on its critical path: raw, but built
     from the model's metadata (identifiers quoted, every value a parameter)."""
@@ -179,7 +189,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
                 sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
                 cursor.execute(sql, [value for row in batch for value in values_of(row)])
 
-    def update_each_if_claimed(self, changes: Iterable[tuple[Delivery, dict[str, Any]]]) -> None:
+    def update_each_if_claimed(self, changes: Iterable[tuple[Claimed, dict[str, Any]]]) -> None:
         """Apply each ``(delivery, {field: value})`` to its row, unless another sender has
         claimed the row since. One statement executed for every row with the same fields
         (``executemany``): several times faster than an ``UPDATE`` each through the ORM, or
@@ -189,7 +199,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         where = (
             f"{self._column(self._field('id'))} = %s AND {self._column(self._field('claim'))} = %s"
         )
-        groups: dict[tuple[str, ...], list[tuple[Delivery, dict[str, Any]]]] = {}
+        groups: dict[tuple[str, ...], list[tuple[Claimed, dict[str, Any]]]] = {}
         for delivery, values in changes:
             groups.setdefault(tuple(sorted(values)), []).append((delivery, values))
         for names, group in groups.items():
