@@ -301,13 +301,15 @@ def announce_failure(delivery: Outgoing, fields: dict[str, object]) -> None:
         fields["attempts"],
         fields["last_error"] or f"HTTP {fields['last_status']}",
     )
-    delivery_failed.send(
-        sender=Delivery,
-        delivery=Delivery.objects.select_related("application", "event").get(pk=delivery.pk),
-        attempts=fields["attempts"],
-        last_status=fields["last_status"],
-        last_error=fields["last_error"],
-    )
+    recorded = Delivery.objects.select_related("application", "event").filter(pk=delivery.pk)
+    for failed in recorded:  # None, if its event was deleted meanwhile.
+        delivery_failed.send(
+            sender=Delivery,
+            delivery=failed,
+            attempts=fields["attempts"],
+            last_status=fields["last_status"],
+            last_error=fields["last_error"],
+        )
 
 
 def settle(event_ids: Iterable[int]) -> None:
