@@ -27,6 +27,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.cache import caches
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
@@ -59,6 +60,7 @@ from tests.hub_receivers import (
     track_session,
     validate_as_receiver,
 )
+from tests.loopback import IncomingRequest, LoopbackServer, Reply
 from tests.services import at_once, wait_for
 
 hub_settings = hub_receivers.hub_settings
@@ -538,6 +540,39 @@ def test_a_delivery_that_fails_for_good_is_logged_and_signalled(
     assert caplog.messages == [
         f"Back-channel logout to billing (event {event.pk}) failed for good after 1 attempt(s): "
         "unknown client"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_of_a_logout_deleted_meanwhile_is_logged_without_a_signal(
+    hub, monkeypatch, caplog
+):
+    def refuse_after_the_event_is_deleted(request: IncomingRequest) -> Reply:
+        try:  # An admin deletes the logout event while its delivery is in flight.
+            LogoutEvent.objects.all().delete()
+        finally:
+            connection.close()
+        return Reply(400, body=b"unknown client")
+
+    failures: list[Delivery] = []
+
+    def on_failure(sender: type[Delivery], delivery: Delivery, **details: Any) -> None:
+        failures.append(delivery)
+
+    with LoopbackServer(refuse_after_the_event_is_deleted) as server:
+        hub.application("billing", f"{server.url}/bcl")
+        with messages_lost(monkeypatch):
+            record_user_logout(hub.acme)
+        delivery_failed.connect(on_failure)
+        try:
+            with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+                assert sender.send_due() == 0
+        finally:
+            delivery_failed.disconnect(on_failure)
+
+    assert failures == []
+    assert [message.split(" (event")[0] for message in caplog.messages] == [
+        "Back-channel logout to billing"
     ]
 
 
