@@ -291,25 +291,28 @@ def record(deliveries: list[Outgoing], attempts: list[Attempt]) -> list[dict[str
     return [fields for _, fields in changes]
 
 
-def announce_failure(delivery: Outgoing, fields: dict[str, object]) -> None:
-    """Tell the operators a user is still signed in at an application (a warning, and the
-    ``delivery_failed`` signal)."""
-    logger.warning(
-        "Back-channel logout to %s (event %s) failed for good after %s attempt(s): %s",
-        delivery.application_name,
-        delivery.event_id,
-        fields["attempts"],
-        fields["last_error"] or f"HTTP {fields['last_status']}",
+def announce_failures(failures: list[tuple[Outgoing, dict[str, object]]]) -> None:
+    """Tell the operators users are still signed in at these applications (a warning each, and
+    the ``delivery_failed`` signal)."""
+    recorded = Delivery.objects.select_related("application", "event").in_bulk(
+        [delivery.pk for delivery, _ in failures]
     )
-    recorded = Delivery.objects.select_related("application", "event").filter(pk=delivery.pk)
-    for failed in recorded:  # None, if its event was deleted meanwhile.
-        delivery_failed.send(
-            sender=Delivery,
-            delivery=failed,
-            attempts=fields["attempts"],
-            last_status=fields["last_status"],
-            last_error=fields["last_error"],
+    for delivery, fields in failures:
+        logger.warning(
+            "Back-channel logout to %s (event %s) failed for good after %s attempt(s): %s",
+            delivery.application_name,
+            delivery.event_id,
+            fields["attempts"],
+            fields["last_error"] or f"HTTP {fields['last_status']}",
         )
+        if delivery.pk in recorded:  # Not if its event was deleted meanwhile.
+            delivery_failed.send(
+                sender=Delivery,
+                delivery=recorded[delivery.pk],
+                attempts=fields["attempts"],
+                last_status=fields["last_status"],
+                last_error=fields["last_error"],
+            )
 
 
 def settle(event_ids: Iterable[int]) -> None:
@@ -339,9 +342,13 @@ def send(deliveries: list[Outgoing]) -> int:
     with transaction.atomic():  # One commit for the batch, not one per delivery.
         outcomes = record(deliveries, attempts)
         settle(delivery.event_id for delivery in deliveries)
-    for delivery, fields in zip(deliveries, outcomes, strict=True):
-        if fields.get("state") == DeliveryState.FAILED:
-            announce_failure(delivery, fields)
+    failures = [
+        (delivery, fields)
+        for delivery, fields in zip(deliveries, outcomes, strict=True)
+        if fields.get("state") == DeliveryState.FAILED
+    ]
+    if failures:
+        announce_failures(failures)
     return sum(attempt.delivered for attempt in attempts)
 
 
