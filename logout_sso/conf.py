@@ -92,6 +92,24 @@ def _positive_int(key: str, value: Any) -> int:
     return value
 
 
+def _limit(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000_000:
+        raise _fail(key, f"must be a whole number from 1 to 100000000, not {value!r}.")
+    return value
+
+
+def _days(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 36_500:
+        raise _fail(key, f"must be a number of days from 1 to 36500, not {value!r}.")
+    return value
+
+
+def _long_seconds(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 60 <= value <= 366 * 86_400:
+        raise _fail(key, f"must be a number of seconds from 60 to 31622400, not {value!r}.")
+    return value
+
+
 def _timeout(key: str, value: Any) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 60:
         raise _fail(key, f"must be a number of seconds above 0 and at most 60, not {value!r}.")
@@ -205,18 +223,25 @@ SETTINGS: dict[str, _Setting] = {
     "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
     "DELIVERY_TASKS_PER_EVENT": _Setting(1, _positive_int),
     "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
+    "EVENT_RETENTION_DAYS": _Setting(90, _days),
     "EXEMPT_PATHS": _Setting([], _string_list),
     "HUB_API_CREDENTIAL": _Setting(None, _optional_string),
     "HUB_ISSUER": _Setting(None, _optional_url),
     "HUB_SIGNING_KEY": _Setting(None, _optional_pem),
     "HUB_SIGNING_KEYS_INACTIVE": _Setting([], _pem_list),
     "HUB_URL": _Setting(None, _optional_url),
+    "LOGOUT_REPORTS_PER_MINUTE": _Setting(600, _limit),
     "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(60, _seconds),
     "LOGOUT_TOKEN_MAX_AGE": _Setting(300, _seconds),
     "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
+    "MAX_SESSIONS_PER_APPLICATION": _Setting(1_000_000, _limit),
+    "MAX_SESSIONS_PER_USER": _Setting(50, _limit),
     "ORGANIZATION_CLAIM": _Setting("org_id", _non_empty_string),
     "ORGANIZATION_RESOLVER": _Setting("logout_sso.rp.resolvers.OrganizationResolver", _class_path),
     "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting([], _url_list),
+    "PURGE_BATCH_SIZE": _Setting(1000, _limit),
+    "SESSION_RETENTION_DAYS": _Setting(30, _days),
+    "TRACKED_SESSION_MAX_AGE": _Setting(14 * 24 * 60 * 60, _long_seconds),
     "TRUSTED_ISSUERS": _Setting([], _trusted_issuers),
 }
 
@@ -319,9 +344,19 @@ class AppSettings:
         return value
 
     @property
+    def EVENT_RETENTION_DAYS(self) -> int:
+        """Days a finished logout event (with its deliveries) is kept before it is purged."""
+        return int(self._get("EVENT_RETENTION_DAYS"))
+
+    @property
     def EXEMPT_PATHS(self) -> list[str]:
         """Paths (prefixes starting with /) or URL names the session re-check never touches."""
         return list(self._get("EXEMPT_PATHS"))
+
+    @property
+    def LOGOUT_REPORTS_PER_MINUTE(self) -> int:
+        """Logout reports one application may make per minute through the session API."""
+        return int(self._get("LOGOUT_REPORTS_PER_MINUTE"))
 
     @property
     def LOGOUT_TOKEN_CLOCK_SKEW(self) -> int:
@@ -340,6 +375,16 @@ class AppSettings:
         return value
 
     @property
+    def MAX_SESSIONS_PER_APPLICATION(self) -> int:
+        """Live sessions the hub tracks for one application at most."""
+        return int(self._get("MAX_SESSIONS_PER_APPLICATION"))
+
+    @property
+    def MAX_SESSIONS_PER_USER(self) -> int:
+        """Live sessions of one user (issuer and sub) in one application at most."""
+        return int(self._get("MAX_SESSIONS_PER_USER"))
+
+    @property
     def ORGANIZATION_CLAIM(self) -> str:
         """The ID token claim naming the user's organization at the IdP (Auth0: org_id)."""
         return str(self._get("ORGANIZATION_CLAIM"))
@@ -354,6 +399,21 @@ class AppSettings:
     def POST_LOGOUT_REDIRECT_ALLOWLIST(self) -> list[str]:
         """Post-logout redirect URLs allowed for every organization."""
         return list(self._get("POST_LOGOUT_REDIRECT_ALLOWLIST"))
+
+    @property
+    def PURGE_BATCH_SIZE(self) -> int:
+        """Rows the purge deletes per statement (each batch its own short transaction)."""
+        return int(self._get("PURGE_BATCH_SIZE"))
+
+    @property
+    def SESSION_RETENTION_DAYS(self) -> int:
+        """Days an ended tracked session is kept before it is purged."""
+        return int(self._get("SESSION_RETENTION_DAYS"))
+
+    @property
+    def TRACKED_SESSION_MAX_AGE(self) -> int:
+        """Seconds a tracked session lives at most (registered without expires_at, or later)."""
+        return int(self._get("TRACKED_SESSION_MAX_AGE"))
 
     @property
     def TRUSTED_ISSUERS(self) -> list[TrustedIssuer]:
