@@ -88,6 +88,17 @@ class LogoutEvent(models.Model):
         blank=True,
         help_text=_("The IdP session logged out (sid claim); empty for every session of sub."),
     )
+    token_id = models.CharField(
+        _("logout token id"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "For a logout by a back-channel logout token: a digest of its issuer and jti. "
+            "Unique, so a replayed token is refused; written with the logout's effect, so a "
+            "token whose effect did not happen can be sent again."
+        ),
+    )
     sessions_ended = models.PositiveIntegerField(
         _("local sessions ended"),
         default=0,
@@ -119,6 +130,12 @@ class LogoutEvent(models.Model):
                 condition=~Q(sub="", sid=""),
                 name="logout_sso_event_has_subject",
                 violation_error_message=_("A logout event needs a subject (sub) or a sid."),
+            ),
+            models.UniqueConstraint(
+                fields=["token_id"],
+                condition=~Q(token_id=""),
+                name="logout_sso_event_token_once",
+                violation_error_message=_("This logout token was already used."),
             ),
         ]
 
