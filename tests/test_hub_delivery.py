@@ -12,7 +12,6 @@ The sweeper and the address checks run in this process (``send_due()``).
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -653,17 +652,13 @@ def test_a_logout_of_one_sid_sends_that_sid_only(hub, receivers, hub_jwks, monke
 
 
 @pytest.mark.parametrize(
-    ("host", "named"),
-    [
-        ("127.0.0.1", r"127\.0\.0\.1 resolves to 127\.0\.0\.1,"),
-        ("localhost", r"localhost resolves to (127\.0\.0\.1|::1),"),
-        ("169.254.169.254", r"169\.254\.169\.254 resolves to 169\.254\.169\.254,"),
-    ],
+    "host",
+    ["127.0.0.1", "localhost", "169.254.169.254"],
     ids=["loopback-address", "localhost", "cloud-metadata"],
 )
 @pytest.mark.django_db(transaction=True)
 def test_private_destination_fails_for_good_without_a_request(
-    hub, hub_settings, receivers, monkeypatch, host, named
+    hub, hub_settings, receivers, monkeypatch, host
 ):
     hub_settings.LOGOUT_SSO = {
         **hub_settings.LOGOUT_SSO,
@@ -679,8 +674,11 @@ def test_private_destination_fails_for_good_without_a_request(
 
     delivery = delivery_to(application)
     assert (delivery.state, delivery.attempts, delivery.last_status) == ("failed", 1, None)
-    assert re.search(named, delivery.last_error), delivery.last_error
-    assert "not a public address" in delivery.last_error
+    # What the name resolved to is not told (an organization admin reads it).
+    assert delivery.last_error == (
+        f"{host} does not resolve to a public address "
+        '(LOGOUT_SSO["DELIVERY_ALLOW_PRIVATE_ADDRESSES"] allows it).'
+    )
     assert receiver.received == []
     event.refresh_from_db()
     assert event.outcome == "failed"
