@@ -8,6 +8,7 @@ cache, cached_db, django-redis), since it goes through the engine's own ``Sessio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import import_module
 
 from django.conf import settings
@@ -40,22 +41,38 @@ def unindex_session(session_key: str | None) -> None:
         LocalSession.objects.filter(session_key=session_key).delete()
 
 
-def matching_sessions(issuer: str, *, sid: str = "", sub: str = "") -> QuerySet[LocalSession]:
+def matching_sessions(
+    issuer: str,
+    *,
+    sid: str = "",
+    sub: str = "",
+    organization_ids: Iterable[int | None] | None = None,
+) -> QuerySet[LocalSession]:
     """The indexed sessions of that IdP session (``sid``) or, with ``sub`` alone, of every
-    session of that user at that issuer."""
+    session of that user at that issuer; only in those organizations, when given."""
     if not sid and not sub:
         raise ValueError("A logout names a sid or a sub.")
     entries = LocalSession.objects.filter(issuer=issuer)
     entries = entries.filter(sid=sid) if sid else entries.filter(sub=sub)
     if sid and sub:
         entries = entries.filter(sub=sub)
+    if organization_ids is not None:
+        entries = entries.filter(organization_id__in=list(organization_ids))
     return entries
 
 
-def end_sessions(issuer: str, *, sid: str = "", sub: str = "") -> int:
+def end_sessions(
+    issuer: str,
+    *,
+    sid: str = "",
+    sub: str = "",
+    organization_ids: Iterable[int | None] | None = None,
+) -> int:
     """End the :func:`matching_sessions`; return how many were indexed. Ending a session
     already gone counts too: the outcome the caller wanted holds."""
-    return end_indexed(matching_sessions(issuer, sid=sid, sub=sub))
+    return end_indexed(
+        matching_sessions(issuer, sid=sid, sub=sub, organization_ids=organization_ids)
+    )
 
 
 def end_organization_sessions(organization_id: int) -> int:
@@ -67,7 +84,12 @@ def end_indexed(entries: QuerySet[LocalSession]) -> int:
     """End the sessions of these index entries and drop the entries; return how many."""
     with transaction.atomic():
         keys = list(entries.select_for_update().values_list("session_key", flat=True))
-        for key in keys:
-            _session_store(key).delete()
-        LocalSession.objects.filter(session_key__in=keys).delete()
+        end_session_keys(keys)
     return len(keys)
+
+
+def end_session_keys(keys: list[str]) -> None:
+    """End these Django sessions and drop their index entries (lock them first)."""
+    for key in keys:
+        _session_store(key).delete()
+    LocalSession.objects.filter(session_key__in=keys).delete()

@@ -21,6 +21,13 @@ LOOPBACK_HOSTNAMES = frozenset({"localhost", "localhost.localdomain"})
 FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
+def is_plain_text(value: str) -> bool:
+    """Whether ``value`` is printable text: no control, formatting or separator character but
+    the space. So no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8), nothing that
+    could start a forged log line or hide what a string says."""
+    return value.isprintable()
+
+
 def is_loopback_host(host: str) -> bool:
     """Whether ``host`` (a hostname or an IP literal, without brackets) names this machine."""
     host = host.lower().rstrip(".")

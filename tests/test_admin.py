@@ -736,6 +736,112 @@ def test_superuser_changes_admins(client: Client, world: World) -> None:
     assert set(acme.admins.all()) == {world.alice, world.bob}
 
 
+# --- What binds an organization to its IdP: superusers only -------------------------------
+
+
+def test_org_admin_sees_identity_fields_read_only(client: Client, world: World) -> None:
+    logged_in(client, world.alice)
+
+    response = client.get(admin_url("organization", "change", world.a.organization.pk))
+
+    fields = response.context["adminform"].form.fields
+    assert not {"slug", "idp_organization_id", "connection"} & set(fields)
+    assert "auto_forward" in fields
+    domains = next(
+        inline
+        for inline in response.context["inline_admin_formsets"]
+        if inline.formset.prefix == "email_domains"
+    )
+    assert not domains.has_add_permission
+    assert not domains.has_change_permission
+    assert not domains.has_delete_permission
+
+
+def test_org_admin_cannot_take_another_tenants_idp_id_by_posting_it(
+    client: Client, world: World
+) -> None:
+    """Reproduced: Acme's admin set Acme's slug to Globex's IdP id, which then routed Globex's
+    sessions, logouts and logins to Acme."""
+    acme = world.a.organization
+    Organization.objects.filter(pk=world.b.organization.pk).update(idp_organization_id="org_globex")
+    logged_in(client, world.alice)
+    data = change_form_data(
+        client,
+        "organization",
+        acme,
+        slug="org_globex",
+        idp_organization_id="org_globex",
+        connection="globex-okta",
+    )
+
+    response = client.post(admin_url("organization", "change", acme.pk), data)
+
+    assert response.status_code == 302
+    acme.refresh_from_db()
+    assert (acme.slug, acme.idp_organization_id, acme.connection) == ("acme", "", "")
+
+
+def test_org_admin_cannot_claim_an_email_domain_by_posting_one(
+    client: Client, world: World
+) -> None:
+    acme = world.a.organization
+    logged_in(client, world.alice)
+    data = change_form_data(client, "organization", acme)
+    data.update({"email_domains-TOTAL_FORMS": "1", "email_domains-0-domain": "globex.example"})
+
+    client.post(admin_url("organization", "change", acme.pk), data)
+
+    assert not acme.email_domains.exists()
+
+
+def test_superuser_is_told_an_identifier_is_taken_without_naming_its_owner(
+    client: Client, world: World
+) -> None:
+    Organization.objects.filter(pk=world.b.organization.pk).update(idp_organization_id="org_globex")
+    acme = world.a.organization
+    logged_in(client, world.root)
+    data = change_form_data(client, "organization", acme, slug="org_globex")
+
+    response = client.post(admin_url("organization", "change", acme.pk), data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["slug"] == [
+        "org_globex is already the slug or IdP organization id of another organization: "
+        "each value names one organization."
+    ]
+    assert "Globex" not in str(errors)
+    acme.refresh_from_db()
+    assert acme.slug == "acme"
+
+
+def test_org_admin_sees_shares_session_store_read_only(client: Client, world: World) -> None:
+    application = world.a.application
+    logged_in(client, world.alice)
+    data = change_form_data(client, "application", application, shares_session_store="on")
+
+    response = client.post(admin_url("application", "change", application.pk), data)
+
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert application.shares_session_store is False
+    page = client.get(admin_url("application", "change", application.pk))
+    assert "shares_session_store" not in page.context["adminform"].form.fields
+
+
+def test_superuser_marks_an_application_as_sharing_the_session_store(
+    client: Client, world: World
+) -> None:
+    application = world.a.application
+    logged_in(client, world.root)
+    data = change_form_data(client, "application", application, shares_session_store="on")
+
+    client.post(admin_url("application", "change", application.pk), data)
+
+    application.refresh_from_db()
+    assert application.shares_session_store is True
+
+
 # --- Organizations with their policy inline -----------------------------------------------
 
 
@@ -866,17 +972,20 @@ def test_long_ttl_with_short_lived_tokens_is_a_form_error_when_adding(
     assert not Organization.objects.filter(slug="initech").exists()
 
 
-TRAP = {
-    "connection": "acme-okta",
-    "auto_forward": "on",
-    "logout_policy-0-slo_mode": SLOMode.SHORT_LIVED_TOKENS,
-}
+TRAP = {"auto_forward": "on", "logout_policy-0-slo_mode": SLOMode.SHORT_LIVED_TOKENS}
+
+
+def with_connection(organization: Organization) -> Organization:
+    """What a superuser set: the enterprise connection an organization's admin may forward to."""
+    Organization.objects.filter(pk=organization.pk).update(connection="acme-okta")
+    organization.refresh_from_db()
+    return organization
 
 
 def test_saving_the_auto_forward_trap_warns_about_federated_logout(
     client: Client, world: World
 ) -> None:
-    acme = world.a.organization
+    acme = with_connection(world.a.organization)
     logged_in(client, world.alice)
     data = change_form_data(client, "organization", acme, **TRAP)
 
@@ -891,7 +1000,7 @@ def test_saving_the_auto_forward_trap_warns_about_federated_logout(
 def test_saving_auto_forward_with_federated_logout_does_not_warn(
     client: Client, world: World
 ) -> None:
-    acme = world.a.organization
+    acme = with_connection(world.a.organization)
     logged_in(client, world.alice)
     data = change_form_data(
         client, "organization", acme, **TRAP, **{"logout_policy-0-federated_logout": "on"}
@@ -927,7 +1036,7 @@ def test_slo_effective_column_shows_the_trap(client: Client, world: World) -> No
 
 
 def test_slo_effective_column_follows_a_saved_fix(client: Client, world: World) -> None:
-    acme = world.a.organization
+    acme = with_connection(world.a.organization)
     logged_in(client, world.alice)
     client.post(
         admin_url("organization", "change", acme.pk),

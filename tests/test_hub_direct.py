@@ -50,3 +50,34 @@ def test_a_shared_session_store_application_is_ended_directly(
     assert event.outcome == "completed"
     assert client.get("/me/").json()["authenticated"] is False
     assert queued == []
+
+
+@pytest.mark.django_db
+def test_direct_ending_stays_inside_the_events_organization(
+    client, make_organization, make_application, monkeypatch
+):
+    """Reproduced: an application of Acme on the hub's session store registered a Globex user's
+    sub under Acme and reported a logout; the Globex user was signed out of the hub."""
+    monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", lambda event_id, claim="": None)
+    acme, globex = make_organization("acme"), make_organization("globex")
+    portal = make_application("portal", acme, shares_session_store=True)
+    client.force_login(User.objects.create_user("gina"))
+    session = client.session
+    SignedIn(
+        organization_id=globex.pk,
+        issuer=IDP,
+        sub="gina",
+        sid="g1",
+        id_token="x",
+        checked_at=time.time(),
+    ).save(session)
+    session.save()
+    index_session(session.session_key, issuer=IDP, sub="gina", sid="g1", organization_id=globex.pk)
+    TrackedSession.objects.create(
+        application=portal, organization=acme, issuer=IDP, sub="gina", session_id="forged"
+    )
+
+    event = record_logout(initiator=Initiator.API, issuer=IDP, sub="gina", organization=acme)
+
+    assert client.get("/me/").json()["authenticated"] is True
+    assert event.organization == acme

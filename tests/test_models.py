@@ -205,7 +205,10 @@ def test_idp_organization_id_is_unique(make_organization):
     other = Organization(name="Globex", slug="globex", idp_organization_id="org_123")
 
     assert validation_errors(other) == {
-        NON_FIELD_ERRORS: ["Another organization already has this IdP organization id."]
+        "idp_organization_id": [
+            "org_123 is already the slug or IdP organization id of another organization: "
+            "each value names one organization."
+        ]
     }
 
 

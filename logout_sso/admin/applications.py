@@ -46,6 +46,16 @@ class ApplicationAdmin(OrganizationScopedAdmin):
     ]
     actions = ["rotate_credentials"]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Application | None = None
+    ) -> list[str] | tuple[Any, ...]:
+        readonly = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return readonly
+        # Ended directly in this project's session store, an application's logouts skip the
+        # back-channel: the operator's decision, not a tenant's.
+        return [*readonly, "shares_session_store"]
+
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> Application | None:

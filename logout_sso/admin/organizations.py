@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.forms import BaseModelFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,6 +19,9 @@ from logout_sso.checks import Hints, Messages
 from logout_sso.hub.outbox import log_out_organization
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
 from logout_sso.sessions import end_organization_sessions
+
+#: What binds an organization to its identity provider: superusers' to change.
+IDENTITY_FIELDS = ("slug", "idp_organization_id", "connection")
 
 
 class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -43,8 +47,20 @@ class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
 
 
 class EmailDomainInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Email domains route logins to an organization: only superusers change them (a tenant
+    claiming another's domain would receive its users' logins)."""
+
     model = EmailDomain
     extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
 @admin.register(Organization)
@@ -94,10 +110,19 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def get_readonly_fields(
         self, request: HttpRequest, obj: Organization | None = None
     ) -> list[str] | tuple[Any, ...]:
-        # Only superusers grant access: a staff user choosing among all users would see them all.
         if request.user.is_superuser:
             return super().get_readonly_fields(request, obj)
-        return ["admins"]
+        # Only superusers grant access (a staff user choosing among all users would see them
+        # all) and bind an organization to its identity provider: a tenant's admin who set
+        # another's IdP organization id, slug or connection would re-route its logins.
+        return [*IDENTITY_FIELDS, "admins"]
+
+    def get_prepopulated_fields(
+        self, request: HttpRequest, obj: Organization | None = None
+    ) -> dict[str, Sequence[str]]:
+        if request.user.is_superuser:
+            return super().get_prepopulated_fields(request, obj)
+        return {}  # The slug is read-only.
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return super().get_queryset(request).select_related("logout_policy")

@@ -1,8 +1,9 @@
 """The Django permissions an organization's admin needs, for a group integrators create.
 
 Scoping (``admin.scoping``) decides *which* objects a staff user reaches; these model
-permissions decide *what* they may do there. Creating organizations, or deleting them, stays
-with superusers.
+permissions decide *what* they may do there. Creating organizations, or deleting them, and
+changing what binds one to its identity provider (slug, IdP organization id, connection, email
+domains) stays with superusers.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ ORGANIZATION_ADMIN_PERMISSIONS = (
     "view_logoutpolicy",
     "change_logoutpolicy",
     "view_emaildomain",
-    "add_emaildomain",
-    "change_emaildomain",
-    "delete_emaildomain",
     "view_application",
     "add_application",
     "change_application",

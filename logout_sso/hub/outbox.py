@@ -9,6 +9,7 @@ claim's lease is over: the database is the truth.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
@@ -25,13 +26,27 @@ from logout_sso.models.sessions import EndReason
 from logout_sso.sessions import end_sessions
 
 
-def sessions_of(event: LogoutEvent) -> QuerySet[TrackedSession]:
-    """The live tracked sessions an event ends: its sid's, or every session of its sub."""
-    sessions = TrackedSession.objects.live().filter(issuer=event.issuer)
-    sessions = sessions.filter(sid=event.sid) if event.sid else sessions.filter(sub=event.sub)
-    if event.organization_id is not None:
-        sessions = sessions.filter(organization_id=event.organization_id)
+def live_sessions(
+    issuer: str, *, sub: str, sid: str, organization_ids: Iterable[int | None] | None
+) -> QuerySet[TrackedSession]:
+    """The live tracked sessions of that IdP session (``sid``), or of every session of ``sub``,
+    in those organizations (None: in any)."""
+    sessions = TrackedSession.objects.live().filter(issuer=issuer)
+    sessions = sessions.filter(sid=sid) if sid else sessions.filter(sub=sub)
+    if organization_ids is not None:
+        sessions = sessions.filter(organization_id__in=list(organization_ids))
     return sessions
+
+
+def sessions_of(event: LogoutEvent) -> QuerySet[TrackedSession]:
+    """The live tracked sessions an event names, in its organization (in any without one)."""
+    scope = None if event.organization_id is None else [event.organization_id]
+    return live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
+
+
+def has_live_sessions(*, issuer: str, sub: str, sid: str, organization: Organization) -> bool:
+    """Whether a logout of that user in that organization has anything to end."""
+    return live_sessions(issuer, sub=sub, sid=sid, organization_ids=[organization.pk]).exists()
 
 
 class Planned(NamedTuple):
@@ -98,17 +113,17 @@ def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str
 
 @transaction.atomic(savepoint=False)
 def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> int:
-    """Deliveries of ``event`` to every application holding one of its sessions (in those
-    organizations, if given); the sessions are marked ended, and the tasks that send the
-    deliveries are queued once the transaction commits. Returns how many deliveries."""
+    """Deliveries of ``event`` to every application holding one of its sessions in those
+    organizations (by default, the event's own); the sessions are marked ended, and the tasks
+    that send the deliveries are queued once the transaction commits. Returns how many
+    deliveries. Nothing outside those organizations is ended, here or elsewhere."""
     now = timezone.now()
-    sessions = sessions_of(event)
-    if organization_ids is not None:
-        sessions = sessions.filter(organization_id__in=organization_ids)
+    scope = [event.organization_id] if organization_ids is None else organization_ids
+    sessions = live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
     planned = deliveries_for(event, sessions)
     claims = write(event, planned, now)
     if any(p.direct for p in planned):
-        end_sessions(event.issuer, sid=event.sid, sub=event.sub)
+        end_sessions(event.issuer, sid=event.sid, sub=event.sub, organization_ids=scope)
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
     for claim in claims:
         transaction.on_commit(partial(tasks.deliver_event.delay, event.pk, claim))
@@ -124,7 +139,7 @@ def record_logout(
     issuer: str,
     sub: str = "",
     sid: str = "",
-    organization: Organization | None = None,
+    organization: Organization,
     **initiated_by: Any,
 ) -> LogoutEvent:
     """Record a logout and fan it out (``initiated_by``: ``initiated_by_user`` or

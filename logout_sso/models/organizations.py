@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from logout_sso.validators import split_lines, validate_secure_url_lines
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+logger = logging.getLogger(__name__)
 
 MIN_SESSION_TTL = 60
 MAX_SESSION_TTL = 24 * 60 * 60
@@ -35,6 +38,34 @@ class OrganizationQuerySet(models.QuerySet["Organization"]):
         if not user.is_authenticated:
             return self.none()
         return self.filter(admins=user.pk)
+
+    def by_identifier(self, identifier: str) -> Organization | None:
+        """The one organization whose slug or IdP organization id is ``identifier``, or None.
+
+        Both fields are one namespace (see :meth:`Organization.clean`); should the database
+        ever hold a value in both fields of two organizations (rows written around the
+        validation), the lookup matches nobody rather than whichever row comes first.
+        """
+        if not identifier:
+            return None
+        matches = list(
+            self.filter(Q(slug=identifier) | Q(idp_organization_id=identifier)).order_by("pk")[:2]
+        )
+        if len(matches) > 1:
+            logger.error(
+                "Organizations %s and %s share the identifier %r: neither is chosen.",
+                matches[0].pk,
+                matches[1].pk,
+                identifier,
+            )
+            return None
+        return matches[0] if matches else None
+
+    def identifier_taken(self, identifier: str, *, by_other_than: int | None) -> bool:
+        """Whether another organization than ``by_other_than`` uses ``identifier`` as its slug
+        or IdP organization id."""
+        others = self.exclude(pk=by_other_than) if by_other_than is not None else self.all()
+        return others.filter(Q(slug=identifier) | Q(idp_organization_id=identifier)).exists()
 
 
 class Organization(models.Model):
@@ -113,10 +144,27 @@ class Organization(models.Model):
         return self.name
 
     def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
         if self.auto_forward and not self.connection:
-            raise ValidationError(
-                {"auto_forward": _("Auto-forward needs an enterprise connection to forward to.")}
+            errors["auto_forward"] = ValidationError(
+                _("Auto-forward needs an enterprise connection to forward to."),
+                code="no_connection",
             )
+        # A slug and an IdP organization id name organizations in the same places (the login
+        # link, the session API): a value is one organization's, whichever field holds it.
+        for field in ("slug", "idp_organization_id"):
+            value = getattr(self, field)
+            if value and Organization.objects.identifier_taken(value, by_other_than=self.pk):
+                errors[field] = ValidationError(
+                    _(
+                        "%(value)s is already the slug or IdP organization id of another "
+                        "organization: each value names one organization."
+                    ),
+                    code="identifier_taken",
+                    params={"value": value},
+                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class EmailDomain(models.Model):

@@ -6,11 +6,11 @@ of its steps) to find organizations your own way.
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.http import HttpRequest
 
 from logout_sso.conf import app_settings
 from logout_sso.models import Organization
+from logout_sso.validators import is_plain_text
 
 ORGANIZATION_PARAMETER = "organization"
 EMAIL_PARAMETERS = ("login_hint", "email")
@@ -19,10 +19,14 @@ EMAIL_PARAMETERS = ("login_hint", "email")
 class OrganizationResolver:
     """The default: the ``organization`` query parameter (a slug or the IdP's organization id),
     else the domain of ``login_hint`` / ``email``, else the first label of the host name
-    (``acme.app.example.com`` -> ``acme``)."""
+    (``acme.app.example.com`` -> ``acme``). A parameter that is not printable text (NUL, lone
+    surrogates, controls) names no organization."""
 
     def resolve(self, request: HttpRequest) -> Organization | None:
         """The organization of this login request, or None when nothing names one."""
+        parameters = (ORGANIZATION_PARAMETER, *EMAIL_PARAMETERS)
+        if not all(is_plain_text(request.GET.get(name, "")) for name in parameters):
+            return None
         requested = request.GET.get(ORGANIZATION_PARAMETER, "").strip()
         if requested:
             # An explicit choice is final: an unknown one is not replaced by a guess.
@@ -34,9 +38,7 @@ class OrganizationResolver:
         return self.by_host(request.get_host())
 
     def by_identifier(self, identifier: str) -> Organization | None:
-        return Organization.objects.filter(
-            Q(slug=identifier) | Q(idp_organization_id=identifier)
-        ).first()
+        return Organization.objects.by_identifier(identifier)
 
     def by_email_domain(self, domain: str) -> Organization | None:
         return Organization.objects.filter(email_domains__domain=domain.strip().lower()).first()
