@@ -12,6 +12,8 @@ from urllib.parse import quote, urljoin
 
 import requests
 
+from logout_sso.untrusted import printable
+
 DEFAULT_TIMEOUT = (3.05, 10.0)
 
 
@@ -20,6 +22,8 @@ class HubError(Exception):
     (``status`` None)."""
 
     def __init__(self, status: int | None, error: str, description: str) -> None:
+        # The hub's words reach the worker's log with this exception: escaped.
+        error, description = printable(error, limit=100), printable(description, limit=300)
         super().__init__(f"{status or 'unreachable'} {error}: {description}")
         self.status, self.error, self.description = status, error, description
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
@@ -70,6 +71,42 @@ def test_an_unknown_organization_is_not_replaced_by_the_email_domain(client, acm
     response = client.get("/sso/login/", {"organization": "nope", "login_hint": "b@acme.example"})
 
     assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_an_identifier_two_organizations_share_names_neither(
+    client, acme, make_organization, caplog
+):
+    """Written around the validation (the reproduction: Acme's slug set to Globex's IdP id),
+    an identifier held by two organizations does not send anyone to the first one found."""
+    make_organization("globex", idp_organization_id="org_globex")
+    Organization.objects.filter(pk=acme.pk).update(slug="org_globex")
+
+    response = client.get("/sso/login/", {"organization": "org_globex"})
+
+    assert response.status_code == 400
+    assert "share the identifier 'org_globex'" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"organization": "\x00"},
+        {"organization": "acme\x00"},
+        {"organization": "acme\u202e"},
+        {"login_hint": "a@acme.example\x00"},
+        {"email": "a@acme.example\n"},
+    ],
+    ids=["nul", "acme-nul", "bidi-override", "login-hint-nul", "email-newline"],
+)
+def test_login_with_unprintable_parameters_is_a_400_page(client, acme, params):
+    EmailDomain.objects.create(organization=acme, domain="acme.example")
+
+    response = client.get("/sso/login/", params)
+
+    assert response.status_code == 400
+    assert "This link names none we know." in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -277,24 +314,25 @@ def test_following_a_failed_recheck_starts_an_interactive_login(client, acme):
 
 
 @pytest.mark.django_db
-def test_an_idp_refusal_of_an_interactive_login_shows_its_description(client, acme):
+def test_an_idp_refusal_shows_a_fixed_message_and_logs_the_providers_words_escaped(
+    client, acme, caplog
+):
     _endpoint, query = start_login(client, organization="acme")
+    forged = "Call +1 555 0100 to restore access\n2026-01-01 00:00:00 CRITICAL forged"
 
-    response = client.get(
-        "/sso/callback/",
-        {
-            "error": "access_denied",
-            "error_description": "User is not a member of <acme>",
-            "state": query["state"][0],
-        },
-    )
+    with caplog.at_level("INFO", logger="logout_sso.rp.views"):
+        response = client.get(
+            "/sso/callback/",
+            {"error": "access_denied", "error_description": forged, "state": query["state"][0]},
+        )
 
     assert response.status_code == 403
     page = response.content.decode()
     assert "Sign-in failed" in page
-    assert (
-        "The identity provider did not sign you in: User is not a member of &lt;acme&gt;." in page
-    )
+    assert "The sign-in could not be completed. Please try again." in page
+    assert "555" not in page
+    assert "Call +1 555 0100 to restore access\\n2026-01-01" in caplog.text
+    assert "\n2026-01-01 00:00:00 CRITICAL" not in caplog.text
     assert not LogoutEvent.objects.exists()
 
 
@@ -306,7 +344,7 @@ def test_an_idp_refusal_of_an_interactive_login_is_not_recorded_as_a_logout(clie
     response = client.get("/sso/callback/", {"error": "access_denied", "state": query["state"][0]})
 
     assert response.status_code == 403
-    assert "did not sign you in: access_denied." in response.content.decode()
+    assert "The sign-in could not be completed." in response.content.decode()
     assert not LogoutEvent.objects.exists()
     assert not LocalSession.objects.exists()  # Signed out by mozilla-django-oidc: unindexed.
 
@@ -315,8 +353,38 @@ def test_an_idp_refusal_of_an_interactive_login_is_not_recorded_as_a_logout(clie
 def test_a_callback_with_an_unknown_state_fails_with_a_page(client, acme):
     response = client.get("/sso/callback/", {"error": "login_required", "state": "forged"})
 
-    assert response.status_code == 403
-    assert "did not sign you in: login_required." in response.content.decode()
+    assert response.status_code == 400
+    assert "The sign-in could not be completed." in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", [None, "forged"], ids=["no-state", "unknown-state"])
+def test_an_error_callback_of_no_login_under_way_signs_nobody_out(client, acme, state):
+    """A link anyone can put in a page (a cross-site GET) must not end the session it opens in,
+    nor show the attacker's words."""
+    session_key = sign_in(client, acme)
+    query = {"error": "access_denied", "error_description": "Your account is locked: call us"}
+    if state:
+        query["state"] = state
+
+    response = client.get("/sso/callback/", query)
+
+    assert response.status_code == 400
+    assert "call us" not in response.content.decode()
+    assert is_signed_in(client)
+    assert LocalSession.objects.filter(session_key=session_key).exists()
+    assert not LogoutEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_error_callback_does_not_sign_out_an_admin_password_session(client, acme):
+    admin = User.objects.create_superuser("root", password="pw")
+    client.force_login(admin)
+
+    response = client.get("/sso/callback/", {"error": "access_denied"})
+
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 200
 
 
 # --- OrganizationOIDCBackend: the ID token's checks ----------------------------------------------

@@ -39,6 +39,7 @@ from logout_sso.hub.transport import Request, Response, post_all
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
 from logout_sso.models.events import DeliveryState, Outcome
 from logout_sso.signals import delivery_failed
+from logout_sso.untrusted import printable
 
 logger = logging.getLogger(__name__)
 
@@ -164,8 +165,12 @@ def prepare(delivery: Outgoing, sending: Sending) -> Request | Attempt:
             audience=delivery.client_id, sub=delivery.sub, sid=delivery.token_sid
         )
     except Exception as exc:
-        logger.exception("Back-channel logout to %s failed unexpectedly", delivery.application_name)
-        return Attempt(delivered=False, error=f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
+        logger.exception(
+            "Back-channel logout to %s failed unexpectedly", printable(delivery.application_name)
+        )
+        return Attempt(
+            delivered=False, error=printable(f"{type(exc).__name__}: {exc}", limit=ERROR_EXCERPT)
+        )
     return Request(
         url=delivery.backchannel_logout_uri,
         body=urlencode({"logout_token": token}).encode(),
@@ -179,19 +184,17 @@ def prepare(delivery: Outgoing, sending: Sending) -> Request | Attempt:
 def attempt_from(response: Response) -> Attempt:
     """What an application's answer means: 200 and 204 are success (OIDC Back-Channel Logout
     2.8), 429 and 5xx and no answer are worth a retry, any other status is a refusal."""
-    status, body = response.status, response.body
+    # What the application (or libcurl, about its host) said is kept for the admin and logged:
+    # escaped, so that it can neither forge a log line nor hide what it says.
+    status, body = response.status, printable(response.body, limit=ERROR_EXCERPT)
+    error = printable(response.error, limit=ERROR_EXCERPT)
     if response.refused:
         # An address the hub must not reach, or a certificate it cannot trust: configuration.
         return Attempt(
-            delivered=False,
-            permanent=True,
-            error=response.error[:ERROR_EXCERPT],
-            finished_at=response.finished_at,
+            delivered=False, permanent=True, error=error, finished_at=response.finished_at
         )
     if status is None:
-        return Attempt(
-            delivered=False, error=response.error[:ERROR_EXCERPT], finished_at=response.finished_at
-        )
+        return Attempt(delivered=False, error=error, finished_at=response.finished_at)
     if status in (200, 204):
         return Attempt(delivered=True, status=status, finished_at=response.finished_at)
     return Attempt(
@@ -209,7 +212,8 @@ def attempt_all(deliveries: list[Outgoing]) -> list[Attempt]:
     try:
         sending = Sending.from_settings()
     except ImproperlyConfigured as exc:  # Each delivery shows why (checks report it too).
-        return [Attempt(delivered=False, error=str(exc)[:ERROR_EXCERPT]) for _ in deliveries]
+        error = printable(str(exc), limit=ERROR_EXCERPT)
+        return [Attempt(delivered=False, error=error) for _ in deliveries]
     prepare_one = partial(prepare, sending=sending)
     if sending.signer.key.algorithm.startswith("RS"):
         # RSA signing (about 0.5 ms a token) releases the GIL: spread it over the cores. An
@@ -300,7 +304,7 @@ def announce_failures(failures: list[tuple[Outgoing, dict[str, object]]]) -> Non
     for delivery, fields in failures:
         logger.warning(
             "Back-channel logout to %s (event %s) failed for good after %s attempt(s): %s",
-            delivery.application_name,
+            printable(delivery.application_name),
             delivery.event_id,
             fields["attempts"],
             fields["last_error"] or f"HTTP {fields['last_status']}",

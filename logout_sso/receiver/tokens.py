@@ -1,9 +1,11 @@
 """Validation of logout tokens, to the letter of OpenID Connect Back-Channel Logout 1.0 (2.4, 2.6).
 
 PyJWT checks the signature, ``iss``, ``aud``, ``exp`` and ``iat``; the rules of logout tokens
-(the event, ``sid``/``sub``, no ``nonce``, ``jti`` not replayed) are written here. Every failure
-is an :class:`InvalidLogoutToken` whose message can be shown to the sender; a provider that
-cannot be reached is a :class:`~logout_sso.discovery.ProviderError`.
+(the event, ``sid``/``sub``, no ``nonce``, a ``jti``) are written here. Every failure is an
+:class:`InvalidLogoutToken` whose message can be shown to the sender; a provider that cannot be
+reached is a :class:`~logout_sso.discovery.ProviderError`. A replayed ``jti`` is refused when
+the logout is recorded (:mod:`logout_sso.receiver.logouts`), in the same transaction as its
+effect, so that a token whose effect did not happen can be sent again.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from django.core.cache import caches
 
 from logout_sso.conf import app_settings
 from logout_sso.discovery import KeyNotFound, signing_key
 from logout_sso.receiver.issuers import jwks_uri, trusted_issuers
+from logout_sso.validators import is_plain_text
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: The size of the sub and sid columns of LocalSession and LogoutEvent: no session can have a
@@ -37,7 +39,8 @@ class LogoutToken:
     issuer: str  # Of the sessions to end: the token's, or the IdP a hub speaks for.
     sub: str
     sid: str
-    jti: str
+    #: A digest of the token's ``iss`` and ``jti``: what tells a replay.
+    token_id: str
 
 
 def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,12 +90,11 @@ def validate(token: str) -> LogoutToken:
     except jwt.PyJWTError as exc:
         raise InvalidLogoutToken(f"The logout token was rejected: {exc}.") from exc
     _check_rules(claims)
-    _check_not_replayed(claims)
     return LogoutToken(
         issuer=issuer.sessions_issuer,
         sub=_non_empty_string(claims, "sub"),
         sid=_non_empty_string(claims, "sid"),
-        jti=claims["jti"],
+        token_id=hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest(),
     )
 
 
@@ -119,15 +121,11 @@ def _check_rules(claims: dict[str, Any]) -> None:
         raise InvalidLogoutToken(
             f"The sub and sid claims must be at most {MAX_SUB_SID_LENGTH} characters."
         )
+    if not (is_plain_text(sub) and is_plain_text(sid)):
+        raise InvalidLogoutToken("The sub and sid claims must be printable text.")
     if "nonce" in claims:
         raise InvalidLogoutToken("A logout token must not contain a nonce.")
     if not isinstance(claims["jti"], str) or not claims["jti"]:
         raise InvalidLogoutToken("The jti claim must be a non-empty string.")
-
-
-def _check_not_replayed(claims: dict[str, Any]) -> None:
-    """Each jti once, for as long as the token could still be accepted."""
-    lifetime = app_settings.LOGOUT_TOKEN_MAX_AGE + app_settings.LOGOUT_TOKEN_CLOCK_SKEW
-    digest = hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest()
-    if not caches[app_settings.CACHE_ALIAS].add(f"logout_sso:jti:{digest}", True, lifetime):
-        raise InvalidLogoutToken("This logout token was already used (jti replayed).")
+    if not is_plain_text(claims["jti"]):
+        raise InvalidLogoutToken("The jti claim must be printable text.")

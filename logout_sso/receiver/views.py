@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import BadRequest, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -13,6 +14,7 @@ from django.views.generic import View
 from logout_sso.discovery import ProviderError
 from logout_sso.receiver.logouts import end_sessions_of
 from logout_sso.receiver.tokens import InvalidLogoutToken, validate
+from logout_sso.untrusted import printable
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +53,22 @@ class BackchannelLogoutView(View):
             return error(400, "invalid_request", "Invalid Content-Length.")
         if length > MAX_BODY_BYTES or len(request.body) > MAX_BODY_BYTES:
             return error(413, "invalid_request", f"The body exceeds {MAX_BODY_BYTES} bytes.")
-        tokens = request.POST.getlist("logout_token")
+        try:
+            tokens = request.POST.getlist("logout_token")
+        except (BadRequest, TooManyFieldsSent) as exc:  # Not UTF-8; over 1,000 fields.
+            return error(400, "invalid_request", str(exc))
         if len(tokens) != 1:
             return error(400, "invalid_request", "Send exactly one logout_token parameter.")
         try:
-            token = validate(tokens[0])
+            end_sessions_of(validate(tokens[0]))
         except InvalidLogoutToken as exc:
-            logger.info("Back-channel logout refused: %s", exc)
+            logger.info("Back-channel logout refused: %s", printable(str(exc)))
             return error(400, "invalid_request", str(exc))
         except ProviderError as exc:
-            logger.warning("Back-channel logout: the issuer's keys are unavailable: %s", exc)
+            logger.warning(
+                "Back-channel logout: the issuer's keys are unavailable: %s", printable(str(exc))
+            )
             return error(503, "temporarily_unavailable", "The issuer's keys cannot be fetched.")
-        end_sessions_of(token)
         response = HttpResponse(status=200)
         response["Cache-Control"] = "no-cache, no-store"
         return response

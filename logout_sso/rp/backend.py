@@ -109,7 +109,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         actual = claims.get(app_settings.ORGANIZATION_CLAIM) or None
         if actual != expected:
             logger.warning(
-                "Login refused: organization claim %r, expected %r (sub %s).",
+                "Login refused: organization claim %r, expected %r (sub %r).",
                 actual,
                 expected,
                 claims.get("sub"),

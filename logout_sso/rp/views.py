@@ -31,8 +31,11 @@ from logout_sso.rp.resolvers import resolve_organization
 from logout_sso.rp.state import LoginAttempt, SignedIn, now
 from logout_sso.sessions import index_session, unindex_session
 from logout_sso.signals import signed_in
+from logout_sso.untrusted import printable
 
 logger = logging.getLogger(__name__)
+
+FAILED_SIGN_IN = "The sign-in could not be completed. Please try again."
 
 
 def login_url(organization_slug: str, next_url: str, *, silent: bool = False) -> str:
@@ -102,7 +105,16 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         self.attempt = LoginAttempt.from_state_entry(state_entry)
         setattr(request, PENDING_ATTEMPT, self.attempt)
         if request.GET.get("error"):
-            if self.attempt and self.attempt.silent:
+            logger.info(
+                "The identity provider answered a sign-in with %s: %s",
+                printable(request.GET.get("error", ""), limit=100),
+                printable(request.GET.get("error_description", ""), limit=300),
+            )
+            if self.attempt is None:
+                # No sign-in of this browser is under way: a link anyone can craft, which must
+                # not end the session it is opened in.
+                return failure_page(request, FAILED_SIGN_IN, status=400)
+            if self.attempt.silent:
                 # The IdP's session is gone: so is this one, at once.
                 end_local_session(request, Initiator.SILENT_RECHECK)
             else:
@@ -158,13 +170,8 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
                     self.request, "Your session has ended. Please sign in again.", status=401
                 )
             return HttpResponseRedirect(login_url(slug, attempt.next_url))
-        error = self.request.GET.get("error_description") or self.request.GET.get("error")
-        message = (
-            f"The identity provider did not sign you in: {error}."
-            if error
-            else "The sign-in could not be completed. Please try again."
-        )
-        return failure_page(self.request, message, status=403)
+        # Never the provider's error_description: anyone can put words in it (it is logged).
+        return failure_page(self.request, FAILED_SIGN_IN, status=403)
 
 
 class LogoutView(View):
@@ -200,5 +207,7 @@ class LogoutView(View):
         try:
             return HttpResponseRedirect(logout_url(logout_request))
         except (ProviderError, LookupError) as exc:
-            logger.warning("Logged out locally; the IdP's logout URL is unknown: %s", exc)
+            logger.warning(
+                "Logged out locally; the IdP's logout URL is unknown: %s", printable(str(exc))
+            )
             return render(request, "logout_sso/logout_incomplete.html", status=502)
