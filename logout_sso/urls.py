@@ -5,7 +5,7 @@ Mount them once: ``path("sso/", include("logout_sso.urls"))``.
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from logout_sso.hub import api
 from logout_sso.hub.jwks_view import jwks
@@ -21,7 +21,9 @@ urlpatterns = [
     path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
     path("jwks/", jwks, name="jwks"),
     path("api/sessions/", api.sessions, name="api_sessions"),
-    path("api/sessions/<str:session_id>/", api.session, name="api_session"),
+    # A session id registered before ids with "/" were refused can still be removed.
+    path("api/sessions/<path:session_id>/", api.session, name="api_session"),
     path("api/logouts/", api.logouts, name="api_logouts"),
-    path("api/logouts/<int:event_id>/", api.logout, name="api_logout"),
+    path("api/logouts/<str:event_id>/", api.logout, name="api_logout"),
+    re_path(r"^api/(?P<path>.*)$", api.not_found, name="api_not_found"),
 ]
