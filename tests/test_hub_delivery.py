@@ -650,6 +650,26 @@ def test_a_logout_of_one_sid_sends_that_sid_only(hub, receivers, hub_jwks, monke
     assert sids_received(receiver, hub_jwks.url, crm.client_id) == [("user-1", "sid-phone")]
 
 
+# --- What an application says, in the admin and the logs -------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_applications_answer_cannot_forge_a_log_line(hub, receivers, monkeypatch, caplog):
+    forged = "oops\n2026-01-01 00:00:00 CRITICAL forged\x1b[2J\u202e"
+    application = hub.application("wiki", receivers([Answer(status=400, body=forged)]))
+    with messages_lost(monkeypatch):
+        record_user_logout(hub.acme)
+
+    with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+        sender.send_due()
+
+    stored = delivery_to(application).last_error
+    assert stored == "oops\\n2026-01-01 00:00:00 CRITICAL forged\\x1b[2J\\u202e"
+    assert stored in caplog.text
+    assert "\n2026-01-01" not in caplog.text
+    assert "\x1b" not in caplog.text
+
+
 # --- Where the hub may send (SSRF) -----------------------------------------------------------
 
 

@@ -308,6 +308,43 @@ def test_wrong_alg_a_valid_signature_by_another_key_of_the_jwks_is_refused(trust
 
 
 @pytest.mark.django_db
+def test_a_token_whose_effect_failed_is_acted_on_when_sent_again(trust, server, users, monkeypatch):
+    """The IdP retransmits after an error (Back-Channel Logout 2.5): that is not a replay."""
+    token = server.token()
+    with monkeypatch.context() as failing:
+        failing.setattr("logout_sso.sessions._session_store", lambda key: 1 / 0, raising=True)
+        failed = post(token, Client(raise_request_exception=False))
+    assert failed.status_code == 500
+    assert is_signed_in(users.alice)
+
+    response = post(token)
+
+    assert_accepted(response)
+    assert not is_signed_in(users.alice)
+    assert LogoutEvent.objects.get().sessions_ended == 1
+
+
+@pytest.mark.django_db
+def test_a_token_whose_listener_failed_is_acted_on_when_sent_again(trust, server, users):
+    """When a listener (the hub's fan-out is one) fails, nothing of the token is recorded."""
+    token = server.token()
+
+    def fail(**kwargs: Any) -> None:
+        raise RuntimeError("the broker is down")
+
+    logout_recorded.connect(fail, dispatch_uid="test-failing-listener")
+    try:
+        failed = post(token, Client(raise_request_exception=False))
+    finally:
+        logout_recorded.disconnect(dispatch_uid="test-failing-listener")
+    assert failed.status_code == 500
+    assert not LogoutEvent.objects.exists()
+
+    assert_accepted(post(token))
+    assert LogoutEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_token_replayed_after_it_ended_the_session_is_refused(trust, server, users):
     token = server.token()
     assert_accepted(post(token))
