@@ -11,6 +11,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from logout_sso import retention
 from logout_sso.client import HubError
 from logout_sso.hub import registry, sender
 from logout_sso.rp import hub_membership
@@ -24,6 +25,13 @@ SHORT_RETRY_SECONDS = 60
 def close_expired_sessions() -> int:
     """Mark tracked sessions past their expiry as ended (schedule it with Celery beat)."""
     return registry.close_expired_sessions()
+
+
+@shared_task(name="logout_sso.purge")
+def purge() -> dict[str, int]:
+    """Delete the tracked sessions, logout events, deliveries and session index entries past
+    their retention; return how many of each (schedule it daily with Celery beat)."""
+    return retention.purge().as_dict()
 
 
 # acks_late + reject_on_worker_lost: a message whose worker died is delivered again at once;

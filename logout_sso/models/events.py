@@ -138,6 +138,14 @@ class LogoutEvent(models.Model):
                 violation_error_message=_("This logout token was already used."),
             ),
         ]
+        indexes = [
+            # The purge reads finished events oldest first (logout_sso.retention).
+            models.Index(
+                fields=["completed_at"],
+                condition=Q(completed_at__isnull=False),
+                name="logout_sso_event_completed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_initiator_display()}: {self.sub or self.sid}"

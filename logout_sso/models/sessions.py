@@ -124,6 +124,12 @@ class TrackedSession(models.Model):
                 condition=Q(ended_at__isnull=True, expires_at__isnull=False),
                 name="logout_sso_session_expiry",
             ),
+            # The purge reads ended sessions oldest first (logout_sso.retention).
+            models.Index(
+                fields=["ended_at"],
+                condition=Q(ended_at__isnull=False),
+                name="logout_sso_session_ended",
+            ),
         ]
 
     def __str__(self) -> str:
