@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from example_project import env
@@ -96,6 +97,10 @@ CELERY_BEAT_SCHEDULE = {
     "logout_sso-send-due-deliveries": {
         "task": "logout_sso.send_due_deliveries",
         "schedule": 30.0,
+    },
+    "logout_sso-purge": {  # retention: daily, off-peak
+        "task": "logout_sso.purge",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 

@@ -212,10 +212,13 @@ def drip(body: bytes, every: float) -> Script:
 def test_forged_tokens_while_the_jwks_fails_make_one_request(trust, server):
     server.fail_with(500)
 
-    for token in forged_tokens(server, 30):
-        assert_unavailable(post(token))
+    answers = [post(token) for token in forged_tokens(server, 30)]
 
+    for response in answers:
+        assert_unavailable(response)
     assert server.jwks_fetches == 1
+    # The 500 was the first answer's; the others say when the keys will be fetched again.
+    assert all(1 <= int(response["Retry-After"]) <= 30 for response in answers[1:])
 
 
 @pytest.mark.django_db

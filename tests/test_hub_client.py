@@ -59,8 +59,8 @@ def test_errors_carry_the_hubs_status_and_description(hub):
     with pytest.raises(HubError) as caught:
         hub.register_session(sub="alice", session_id="s1", organization="globex")
 
-    assert (caught.value.status, caught.value.transient) == (400, False)
-    assert "Unknown organization" in caught.value.description
+    assert (caught.value.status, caught.value.transient) == (403, False)
+    assert caught.value.description == "This application serves no organization named 'globex'."
 
 
 def test_a_bad_credential_is_refused(hub, live_server):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 from django.core.exceptions import BadRequest, TooManyFieldsSent
@@ -11,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
-from logout_sso.discovery import ProviderError
+from logout_sso.discovery import ProviderError, RecentFetchFailure
 from logout_sso.receiver.logouts import end_sessions_of
 from logout_sso.receiver.tokens import InvalidLogoutToken, validate
 from logout_sso.untrusted import printable
@@ -68,7 +70,10 @@ class BackchannelLogoutView(View):
             logger.warning(
                 "Back-channel logout: the issuer's keys are unavailable: %s", printable(str(exc))
             )
-            return error(503, "temporarily_unavailable", "The issuer's keys cannot be fetched.")
+            response = error(503, "temporarily_unavailable", "The issuer's keys cannot be fetched.")
+            if isinstance(exc, RecentFetchFailure):
+                response["Retry-After"] = str(max(1, math.ceil(exc.retry_at - time.time())))
+            return response
         response = HttpResponse(status=200)
         response["Cache-Control"] = "no-cache, no-store"
         return response
