@@ -80,34 +80,22 @@ def _class_path(key: str, value: Any) -> type:
     return imported
 
 
-def _seconds(key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 24 * 60 * 60:
-        raise _fail(key, f"must be a number of seconds from 0 to 86400, not {value!r}.")
-    return value
+def _whole_number(low: int, high: int, what: str) -> Callable[[str, Any], int]:
+    """The parser of a whole number from ``low`` to ``high`` (``what``: "a number of days")."""
+
+    def parse(key: str, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _fail(key, f"must be {what} from {low} to {high}, not {value!r}.")
+        return value
+
+    return parse
 
 
-def _positive_int(key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
-        raise _fail(key, f"must be a whole number from 1 to 1000, not {value!r}.")
-    return value
-
-
-def _limit(key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 100_000_000:
-        raise _fail(key, f"must be a whole number from 1 to 100000000, not {value!r}.")
-    return value
-
-
-def _days(key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 36_500:
-        raise _fail(key, f"must be a number of days from 1 to 36500, not {value!r}.")
-    return value
-
-
-def _long_seconds(key: str, value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 60 <= value <= 366 * 86_400:
-        raise _fail(key, f"must be a number of seconds from 60 to 31622400, not {value!r}.")
-    return value
+_seconds = _whole_number(0, 24 * 60 * 60, "a number of seconds")
+_long_seconds = _whole_number(60, 366 * 24 * 60 * 60, "a number of seconds")
+_days = _whole_number(1, 36_500, "a number of days")
+_positive_int = _whole_number(1, 1000, "a whole number")
+_limit = _whole_number(1, 100_000_000, "a whole number")
 
 
 def _timeout(key: str, value: Any) -> float:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.contrib.auth.models import User
 
 from logout_sso.hub.outbox import record_logout
 from logout_sso.models import TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
+from tests.signing_in import sign_in_through_idp
 
 IDP = "https://idp.example.com/"
 
@@ -26,18 +22,7 @@ def test_a_shared_session_store_application_is_ended_directly(
     )
     acme = make_organization("acme")
     portal = make_application("portal", acme, shares_session_store=True)
-    client.force_login(User.objects.create_user("alice"))
-    session = client.session
-    SignedIn(
-        organization_id=acme.pk,
-        issuer=IDP,
-        sub="alice",
-        sid="s1",
-        id_token="x",
-        checked_at=time.time(),
-    ).save(session)
-    session.save()
-    index_session(session.session_key, issuer=IDP, sub="alice", sid="s1", organization_id=acme.pk)
+    sign_in_through_idp(client, acme, issuer=IDP, sub="alice", sid="s1")
     TrackedSession.objects.create(
         application=portal, organization=acme, issuer=IDP, sub="alice", session_id="p1"
     )
@@ -61,18 +46,7 @@ def test_direct_ending_stays_inside_the_events_organization(
     monkeypatch.setattr("logout_sso.tasks.deliver_event.delay", lambda event_id, claim="": None)
     acme, globex = make_organization("acme"), make_organization("globex")
     portal = make_application("portal", acme, shares_session_store=True)
-    client.force_login(User.objects.create_user("gina"))
-    session = client.session
-    SignedIn(
-        organization_id=globex.pk,
-        issuer=IDP,
-        sub="gina",
-        sid="g1",
-        id_token="x",
-        checked_at=time.time(),
-    ).save(session)
-    session.save()
-    index_session(session.session_key, issuer=IDP, sub="gina", sid="g1", organization_id=globex.pk)
+    sign_in_through_idp(client, globex, username="gina", issuer=IDP, sub="gina", sid="g1")
     TrackedSession.objects.create(
         application=portal, organization=acme, issuer=IDP, sub="gina", session_id="forged"
     )

@@ -106,6 +106,41 @@ def test_cache_alias_must_be_a_non_empty_string(alias):
     )
 
 
+# --- Limits and retention ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("MAX_SESSIONS_PER_USER", 50),
+        ("MAX_SESSIONS_PER_APPLICATION", 1_000_000),
+        ("LOGOUT_REPORTS_PER_MINUTE", 600),
+        ("SESSION_RETENTION_DAYS", 30),
+        ("EVENT_RETENTION_DAYS", 90),
+        ("TRACKED_SESSION_MAX_AGE", 14 * 86_400),
+        ("PURGE_BATCH_SIZE", 1000),
+    ],
+)
+def test_limits_and_retention_defaults(settings, key, expected):
+    settings.LOGOUT_SSO = {}
+    assert getattr(app_settings, key) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("MAX_SESSIONS_PER_USER", 0, "must be a whole number from 1 to 100000000, not 0."),
+        ("LOGOUT_REPORTS_PER_MINUTE", True, "must be a whole number from 1 to 100000000"),
+        ("SESSION_RETENTION_DAYS", 0, "must be a number of days from 1 to 36500, not 0."),
+        ("EVENT_RETENTION_DAYS", "90", "must be a number of days from 1 to 36500, not '90'."),
+        ("TRACKED_SESSION_MAX_AGE", 59, "must be a number of seconds from 60 to 31622400"),
+        ("PURGE_BATCH_SIZE", 1.5, "must be a whole number from 1 to 100000000, not 1.5."),
+    ],
+)
+def test_bad_limits_and_retention_are_named(key, value, message):
+    assert error_message(**{key: value}).startswith(f"LOGOUT_SSO[{key!r}] {message}")
+
+
 # --- DELIVERY_CA_BUNDLE ------------------------------------------------------------------------
 
 
