@@ -41,6 +41,7 @@ from logout_sso.validators import is_plain_text
 MAX_BODY_BYTES = 16 * 1024
 MAX_FIELD_LENGTH = 255
 MAX_ISSUER_LENGTH = 500
+MAX_EMAIL_LENGTH = 254  # TrackedSession.email (RFC 5321's limit)
 #: The largest primary key a database holds (BigAutoField); a larger id names nothing.
 MAX_ID = 2**63 - 1
 
@@ -154,7 +155,7 @@ def session_id_of(body: dict[str, Any]) -> str:
 
 
 def email_of(body: dict[str, Any]) -> str:
-    email = text(body, "email")
+    email = text(body, "email", max_length=MAX_EMAIL_LENGTH)
     if email:
         try:
             validate_email(email)
