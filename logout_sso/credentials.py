@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 PREFIX = "lsso"
+HEX_DIGITS = "0123456789abcdef"
 ID_BYTES = 9
 SECRET_BYTES = 32
 
@@ -41,10 +42,11 @@ def generate_credential() -> NewCredential:
 
 
 def split_credential(token: str) -> tuple[str, str] | None:
-    """``(key_id, secret)`` of a presented credential, or None if it is not one of ours."""
+    """``(key_id, secret)`` of a presented credential, or None if it is not one of ours (its
+    id is lower-case hexadecimal: nothing else is ever looked up)."""
     prefix, _, rest = token.partition("_")
     key_id, _, secret = rest.partition("_")
-    if prefix != PREFIX or not key_id or not secret:
+    if prefix != PREFIX or not key_id or not secret or key_id.strip(HEX_DIGITS):
         return None
     return key_id, secret
 

@@ -25,5 +25,6 @@ urlpatterns = [
     path("api/sessions/<path:session_id>/", api.session, name="api_session"),
     path("api/logouts/", api.logouts, name="api_logouts"),
     path("api/logouts/<str:event_id>/", api.logout, name="api_logout"),
-    re_path(r"^api/(?P<path>.*)$", api.not_found, name="api_not_found"),
+    # Anything else under api/, a newline included: JSON, never Django's HTML 404.
+    re_path(r"^api/(?P<path>[\s\S]*)\Z", api.not_found, name="api_not_found"),
 ]

@@ -219,8 +219,8 @@ def test_another_scheme_is_401(client, tenants):
 
 @pytest.mark.parametrize(
     "credential",
-    ["nonsense", "lsso_0123456789abcdef01_secret", ""],
-    ids=["garbage", "unknown-id", "empty"],
+    ["nonsense", "lsso_0123456789abcdef01_secret", "", "lsso_\x00_0", "lsso_ABC_0"],
+    ids=["garbage", "unknown-id", "empty", "nul-in-id", "id-not-lower-hex"],
 )
 def test_wrong_credential_is_401(client, tenants, credential):
     assert_unauthorized(register(client, credential))
@@ -604,7 +604,15 @@ def test_reading_an_unknown_event_is_a_json_404(client, tenants, event_id):
 
 
 @pytest.mark.parametrize(
-    "path", ["/sso/api/", "/sso/api/nope/", "/sso/api/logouts", "/sso/api/sessions"]
+    "path",
+    [
+        "/sso/api/",
+        "/sso/api/nope/",
+        "/sso/api/logouts",
+        "/sso/api/sessions",
+        "/sso/api/logouts/%0A",
+        "/sso/api/sessions/a%0Ab/",
+    ],
 )
 def test_an_unknown_path_under_the_api_is_a_json_404(client, tenants, path):
     response = call(client, "POST", path, tenants.wiki_credential, {})

@@ -377,6 +377,16 @@ def test_an_error_callback_of_no_login_under_way_signs_nobody_out(client, acme, 
 
 
 @pytest.mark.django_db
+def test_a_code_for_a_state_not_under_way_is_the_sign_in_failed_page(client, acme):
+    start_login(client, organization="acme")  # A sign-in under way, but for another state.
+
+    response = client.get("/sso/callback/", {"code": "stolen", "state": "forged"})
+
+    assert response.status_code == 400
+    assert "The sign-in could not be completed." in response.content.decode()
+
+
+@pytest.mark.django_db
 def test_an_error_callback_does_not_sign_out_an_admin_password_session(client, acme):
     admin = User.objects.create_superuser("root", password="pw")
     client.force_login(admin)

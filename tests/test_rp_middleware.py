@@ -262,7 +262,7 @@ def test_after_the_recheck_redirect_the_user_is_still_signed_in_locally(signed_i
     ("path", "status"),
     [
         ("/sso/logout/", 200),  # its confirmation page
-        ("/sso/callback/", 403),  # its own answer to a callback without a login under way
+        ("/sso/callback/", 400),  # its own answer to a callback without a login under way
         ("/static/app.js", 404),  # reaches URL resolution: nothing serves static files here
     ],
 )

@@ -70,10 +70,12 @@ class BackchannelLogoutView(View):
             logger.warning(
                 "Back-channel logout: the issuer's keys are unavailable: %s", printable(str(exc))
             )
-            response = error(503, "temporarily_unavailable", "The issuer's keys cannot be fetched.")
+            unavailable = error(
+                503, "temporarily_unavailable", "The issuer's keys cannot be fetched."
+            )
             if isinstance(exc, RecentFetchFailure):
-                response["Retry-After"] = str(max(1, math.ceil(exc.retry_at - time.time())))
-            return response
+                unavailable["Retry-After"] = str(max(1, math.ceil(exc.retry_at - time.time())))
+            return unavailable
         response = HttpResponse(status=200)
         response["Cache-Control"] = "no-cache, no-store"
         return response

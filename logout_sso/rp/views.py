@@ -110,10 +110,11 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
                 printable(request.GET.get("error", ""), limit=100),
                 printable(request.GET.get("error_description", ""), limit=300),
             )
-            if self.attempt is None:
-                # No sign-in of this browser is under way: a link anyone can craft, which must
-                # not end the session it is opened in.
-                return failure_page(request, FAILED_SIGN_IN, status=400)
+        if self.attempt is None:
+            # No sign-in of this browser is under way for this state: a link anyone can craft,
+            # which must neither end the session it is opened in nor start one.
+            return failure_page(request, FAILED_SIGN_IN, status=400)
+        if request.GET.get("error"):
             if self.attempt.silent:
                 # The IdP's session is gone: so is this one, at once.
                 end_local_session(request, Initiator.SILENT_RECHECK)
