@@ -35,9 +35,9 @@ from benchmarks.hub_setup import (
     signed_in_everywhere,
 )
 from benchmarks.test_rp_costs import record
-from logout_sso.hub import sender
-from logout_sso.hub.outbox import record_logout
-from logout_sso.hub.tokens import sign_logout_token
+from logout_sso.hub.internal import sender
+from logout_sso.hub.internal.outbox import record_logout
+from logout_sso.hub.internal.tokens import sign_logout_token
 from logout_sso.models import Application, Delivery, LogoutEvent
 from logout_sso.models.events import DeliveryState, Initiator
 

@@ -28,10 +28,10 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from logout_sso.internal.policies import get_policy
 from logout_sso.models import Organization
-from logout_sso.policies import get_policy
+from logout_sso.rp.internal.state import SignedIn
 from logout_sso.rp.middleware import ShortLivedSessionMiddleware
-from logout_sso.rp.state import SignedIn
 from tests.oidc_provider import Browser
 from tests.test_interop_rp import (  # noqa: F401 - fixtures
     TTL,

@@ -8,9 +8,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from logout_sso.internal.policies import get_policy
 from logout_sso.models import Organization
-from logout_sso.policies import get_policy
-from logout_sso.rp.state import SignedIn
+from logout_sso.rp.internal.state import SignedIn
 
 
 def whoami(request: HttpRequest) -> dict[str, Any]:

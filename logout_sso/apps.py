@@ -10,4 +10,4 @@ class LogoutSSOConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from logout_sso import checks, receivers  # noqa: F401 - registers checks and receivers
+        from logout_sso import checks, handlers  # noqa: F401 - registers checks and handlers

@@ -12,7 +12,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from logout_sso.untrusted import printable
+from logout_sso.internal.untrusted import printable
 
 DEFAULT_TIMEOUT = (3.05, 10.0)
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.module_loading import import_string
 
-from logout_sso.validators import validate_secure_url
+from logout_sso.internal.validators import validate_secure_url
 
 #: Signature algorithms a trusted issuer may use: asymmetric only, so that a public key can never
 #: be turned into an HMAC secret.

@@ -11,10 +11,10 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from logout_sso import retention
 from logout_sso.client import HubError
-from logout_sso.hub import registry, sender
-from logout_sso.rp import hub_membership
+from logout_sso.hub.internal import registry, sender
+from logout_sso.internal import retention
+from logout_sso.rp.internal import hub_membership
 
 #: A retry due sooner than this is queued with a countdown (well under Redis' visibility
 #: timeout, so it never runs twice); later ones are left to the sweeper.

@@ -1,30 +1,44 @@
 """logout_sso's URLs, in the ``logout_sso`` namespace.
 
-Mount them once: ``path("sso/", include("logout_sso.urls"))``.
+Mount them once: ``path("sso/", include("logout_sso.urls"))``. A project that plays only some
+roles may mount only their patterns instead, e.g.
+``path("sso/", include((rp_urlpatterns + receiver_urlpatterns, "logout_sso")))``.
 """
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import URLPattern, path, re_path
 
-from logout_sso.hub import api
-from logout_sso.hub.jwks_view import jwks
+from logout_sso.hub import views as hub_views
 from logout_sso.receiver.views import BackchannelLogoutView
-from logout_sso.rp import views
+from logout_sso.rp import views as rp_views
+
+__all__ = ["hub_urlpatterns", "receiver_urlpatterns", "rp_urlpatterns", "urlpatterns"]
 
 app_name = "logout_sso"
 
-urlpatterns = [
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("callback/", views.CallbackView.as_view(), name="callback"),
-    path("logout/", views.LogoutView.as_view(), name="logout"),
-    path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
-    path("jwks/", jwks, name="jwks"),
-    path("api/sessions/", api.sessions, name="api_sessions"),
-    # A session id registered before ids with "/" were refused can still be removed.
-    path("api/sessions/<path:session_id>/", api.session, name="api_session"),
-    path("api/logouts/", api.logouts, name="api_logouts"),
-    path("api/logouts/<str:event_id>/", api.logout, name="api_logout"),
-    # Anything else under api/, a newline included: JSON, never Django's HTML 404.
-    re_path(r"^api/(?P<path>[\s\S]*)\Z", api.not_found, name="api_not_found"),
+#: The relying party: organization-aware sign-in, the OpenID Connect callback, logout.
+rp_urlpatterns: list[URLPattern] = [
+    path("login/", rp_views.LoginView.as_view(), name="login"),
+    path("callback/", rp_views.CallbackView.as_view(), name="callback"),
+    path("logout/", rp_views.LogoutView.as_view(), name="logout"),
 ]
+
+#: The back-channel logout receiver.
+receiver_urlpatterns: list[URLPattern] = [
+    path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
+]
+
+#: The logout service: its signing keys and the session API for applications.
+hub_urlpatterns: list[URLPattern] = [
+    path("jwks/", hub_views.jwks, name="jwks"),
+    path("api/sessions/", hub_views.sessions, name="api_sessions"),
+    # A session id registered before ids with "/" were refused can still be removed.
+    path("api/sessions/<path:session_id>/", hub_views.session, name="api_session"),
+    path("api/logouts/", hub_views.logouts, name="api_logouts"),
+    path("api/logouts/<str:event_id>/", hub_views.logout, name="api_logout"),
+    # Anything else under api/, a newline included: JSON, never Django's HTML 404.
+    re_path(r"^api/(?P<path>[\s\S]*)\Z", hub_views.not_found, name="api_not_found"),
+]
+
+urlpatterns = rp_urlpatterns + receiver_urlpatterns + hub_urlpatterns

@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from logout_sso.models import Application, Organization, TrackedSession
-from logout_sso.receiver.tokens import LogoutToken, validate
+from logout_sso.receiver.internal.tokens import LogoutToken, validate
 from tests.celery_app import app as celery_app
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.services import database_name, free_port, running_worker, wait_for

@@ -7,9 +7,9 @@ import time
 from django.contrib.auth.models import User
 from django.test import Client
 
+from logout_sso.internal.session_index import index_session
 from logout_sso.models import Organization
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
+from logout_sso.rp.internal.state import SignedIn
 
 ISSUER = "https://idp.example.com/"
 

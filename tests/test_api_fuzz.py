@@ -45,8 +45,8 @@ from hypothesis import strategies as st
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from logout_sso import tasks
+from logout_sso.internal.session_index import index_session
 from logout_sso.models import EmailDomain, LocalSession, LogoutEvent, Organization, TrackedSession
-from logout_sso.sessions import index_session
 from tests import hub_receivers, test_hub_api
 from tests.hub_receivers import IDP_ISSUER, track_session
 from tests.receiver_keys import AUDIENCE, ED25519_KEY, EVENT, KeyServer

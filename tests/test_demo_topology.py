@@ -46,8 +46,8 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from logout_sso.models import Organization
-from logout_sso.rp.state import SignedIn, now
-from logout_sso.sessions import index_session
+from logout_sso.rp.internal.state import SignedIn, now
+from logout_sso.internal.session_index import index_session
 from logout_sso.signals import signed_in
 user = User.objects.get(username="globex-admin")
 identity = {

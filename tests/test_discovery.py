@@ -1,5 +1,5 @@
-"""What a slow, failing or hostile provider costs: ``logout_sso.discovery`` against real HTTP
-servers on loopback (no mocked requests).
+"""What a slow, failing or hostile provider costs: ``logout_sso.internal.discovery`` against
+real HTTP servers on loopback (no mocked requests).
 
 - Failures are cached: while an issuer's JWKS or discovery document cannot be fetched, forged
   logout tokens make one request to it per ``FAILURE_CACHE_SECONDS``, not one each.
@@ -30,8 +30,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from logout_sso import discovery
-from logout_sso.discovery import (
+from logout_sso.internal import discovery
+from logout_sso.internal.discovery import (
     FAILURE_CACHE_SECONDS,
     MAX_DOCUMENT_BYTES,
     ProviderError,

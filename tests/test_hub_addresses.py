@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logout_sso.hub.addresses import embedded_ipv4, not_public, refusal
+from logout_sso.hub.internal.addresses import embedded_ipv4, not_public, refusal
 
 MESSAGE = (
     "app.example does not resolve to a public address "
@@ -177,7 +177,7 @@ def test_the_message_does_not_tell_what_the_name_resolved_to(address):
 
 
 def test_the_refused_address_is_logged_for_operators(caplog):
-    with caplog.at_level(logging.INFO, logger="logout_sso.hub.addresses"):
+    with caplog.at_level(logging.INFO, logger="logout_sso.hub.internal.addresses"):
         refusal("app.example", "64:ff9b::a00:1", allow_private=False)
 
     [record] = caplog.records
@@ -188,7 +188,7 @@ def test_the_refused_address_is_logged_for_operators(caplog):
 
 
 def test_nothing_is_logged_for_a_public_address(caplog):
-    with caplog.at_level(logging.DEBUG, logger="logout_sso.hub.addresses"):
+    with caplog.at_level(logging.DEBUG, logger="logout_sso.hub.internal.addresses"):
         assert refusal("app.example", "93.184.215.14", allow_private=False) is None
 
     assert caplog.records == []
@@ -196,7 +196,7 @@ def test_nothing_is_logged_for_a_public_address(caplog):
 
 def test_no_control_character_of_the_host_reaches_the_log(caplog):
     host = "evil.example\r\nINFO forged line\x1b[31m"
-    with caplog.at_level(logging.INFO, logger="logout_sso.hub.addresses"):
+    with caplog.at_level(logging.INFO, logger="logout_sso.hub.internal.addresses"):
         refusal(host, "127.0.0.1", allow_private=False)
 
     [record] = caplog.records

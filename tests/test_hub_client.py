@@ -9,7 +9,7 @@ from logout_sso.client import HubClient, HubError
 from logout_sso.models import LogoutEvent, TrackedSession
 from logout_sso.models.events import Initiator
 from logout_sso.models.organizations import SLOMode
-from logout_sso.rp import hub_membership
+from logout_sso.rp.internal import hub_membership
 from logout_sso.signals import logout_recorded, signed_in
 from tests.services import free_port
 

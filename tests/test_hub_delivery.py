@@ -32,8 +32,8 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
 from logout_sso import tasks
-from logout_sso.hub import sender
-from logout_sso.hub.outbox import record_logout
+from logout_sso.hub.internal import sender
+from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import (
     Application,
     Delivery,
@@ -526,7 +526,7 @@ def test_a_delivery_that_fails_for_good_is_logged_and_signalled(
         event = record_user_logout(hub.acme)
     delivery_failed.connect(on_failure)
     try:
-        with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+        with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
             assert sender.send_due() == 0
     finally:
         delivery_failed.disconnect(on_failure)
@@ -566,7 +566,7 @@ def test_a_failure_of_a_logout_deleted_meanwhile_is_logged_without_a_signal(
             record_user_logout(hub.acme)
         delivery_failed.connect(on_failure)
         try:
-            with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+            with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
                 assert sender.send_due() == 0
         finally:
             delivery_failed.disconnect(on_failure)
@@ -660,7 +660,7 @@ def test_an_applications_answer_cannot_forge_a_log_line(hub, receivers, monkeypa
     with messages_lost(monkeypatch):
         record_user_logout(hub.acme)
 
-    with caplog.at_level("WARNING", logger="logout_sso.hub.sender"):
+    with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
         sender.send_due()
 
     stored = delivery_to(application).last_error

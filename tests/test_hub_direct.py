@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logout_sso.hub.outbox import record_logout
+from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator
 from tests.signing_in import sign_in_through_idp

@@ -36,8 +36,8 @@ import redis
 from django.utils import timezone
 
 from logout_sso import tasks
-from logout_sso.hub import sender
-from logout_sso.hub.outbox import record_logout
+from logout_sso.hub.internal import sender
+from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Delivery, LogoutPolicy, Organization
 from logout_sso.models.events import DeliveryState
 from tests import hub_receivers

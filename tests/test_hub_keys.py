@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.exceptions import ImproperlyConfigured
 from joserfc.jwk import import_key
 
-from logout_sso.hub.keys import published_jwks
-from logout_sso.hub.tokens import sign_logout_token
-from logout_sso.receiver.tokens import InvalidLogoutToken
+from logout_sso.hub.internal.keys import published_jwks
+from logout_sso.hub.internal.tokens import sign_logout_token
+from logout_sso.receiver.internal.tokens import InvalidLogoutToken
 from tests import hub_receivers
 from tests.hub_receivers import (
     BACKCHANNEL_LOGOUT_EVENT,

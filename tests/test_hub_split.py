@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from logout_sso import tasks
-from logout_sso.hub import sender
-from logout_sso.hub.outbox import record_logout
+from logout_sso.hub.internal import sender
+from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Delivery, LogoutEvent, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator
 from tests import hub_receivers

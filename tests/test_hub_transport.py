@@ -1,6 +1,6 @@
-"""How the hub's POSTs go out (logout_sso.hub.transport, through the sender): only to allowed
-addresses, never through a redirect or an environment proxy, within the timeouts, reading no
-more of an answer than the admin is shown. Real threaded receivers on loopback; the sender
+"""How the hub's POSTs go out (logout_sso.hub.internal.transport, through the sender): only to
+allowed addresses, never through a redirect or an environment proxy, within the timeouts, reading
+no more of an answer than the admin is shown. Real threaded receivers on loopback; the sender
 runs in this process (``send_due()``)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from logout_sso.hub import sender, transport
-from logout_sso.hub.outbox import record_logout
+from logout_sso.hub.internal import sender, transport
+from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Delivery, Organization
 from logout_sso.models.events import Initiator
 from tests import hub_receivers

@@ -121,7 +121,7 @@ def clock(monkeypatch):
             return time.time() + self.offset
 
     moved = Clock()
-    monkeypatch.setattr("logout_sso.rp.state.now", moved.now)
+    monkeypatch.setattr("logout_sso.rp.internal.state.now", moved.now)
     monkeypatch.setattr("logout_sso.rp.views.now", moved.now)
     monkeypatch.setattr("logout_sso.rp.middleware.now", moved.now)
     return moved

@@ -10,9 +10,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from logout_sso.hub.registry import close_expired_sessions
+from logout_sso.hub.internal.registry import close_expired_sessions
+from logout_sso.internal.policies import OrganizationPolicy, get_policy
 from logout_sso.models import Application, EmailDomain, LogoutPolicy, Organization, TrackedSession
-from logout_sso.policies import OrganizationPolicy, get_policy
 from logout_sso.signals import tracked_sessions_expired
 
 SHORT_LIVED_TTL_MESSAGE = (

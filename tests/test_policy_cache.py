@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import caches
 
-from logout_sso.policies import CACHE_KEY, get_policy
+from logout_sso.internal.policies import CACHE_KEY, get_policy
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from logout_sso import discovery
+from logout_sso.internal import discovery
 from logout_sso.models import LocalSession, LogoutEvent, Organization
 from logout_sso.signals import logout_recorded, sessions_terminated
 from tests.receiver_keys import (
@@ -312,7 +312,9 @@ def test_a_token_whose_effect_failed_is_acted_on_when_sent_again(trust, server, 
     """The IdP retransmits after an error (Back-Channel Logout 2.5): that is not a replay."""
     token = server.token()
     with monkeypatch.context() as failing:
-        failing.setattr("logout_sso.sessions._session_store", lambda key: 1 / 0, raising=True)
+        failing.setattr(
+            "logout_sso.internal.session_index._session_store", lambda key: 1 / 0, raising=True
+        )
         failed = post(token, Client(raise_request_exception=False))
     assert failed.status_code == 500
     assert is_signed_in(users.alice)

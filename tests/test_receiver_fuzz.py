@@ -21,9 +21,9 @@ from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from logout_sso.internal.session_index import index_session
 from logout_sso.models import LocalSession, LogoutEvent, Organization
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import index_session
+from logout_sso.rp.internal.state import SignedIn
 from tests.receiver_keys import (
     AUDIENCE,
     DELETE,

@@ -17,6 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from logout_sso.internal.retention import PurgeReport, purge
 from logout_sso.models import (
     Application,
     Delivery,
@@ -26,8 +27,7 @@ from logout_sso.models import (
     TrackedSession,
 )
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
-from logout_sso.models.sessions import EndReason
-from logout_sso.retention import PurgeReport, purge
+from logout_sso.models.tracked_sessions import EndReason
 from logout_sso.tasks import purge as purge_task
 from tests.celery_app import app as celery_app
 

@@ -17,8 +17,8 @@ from django.test import Client, RequestFactory
 
 from logout_sso.models import EmailDomain, LocalSession, LogoutEvent, Organization
 from logout_sso.rp.backend import PENDING_ATTEMPT, LoginRejected, OrganizationOIDCBackend
+from logout_sso.rp.internal.state import LoginAttempt
 from logout_sso.rp.resolvers import OrganizationResolver
-from logout_sso.rp.state import LoginAttempt
 from tests.signing_in import is_signed_in, sign_in_through_idp
 
 ISSUER = "https://idp.example.com/"

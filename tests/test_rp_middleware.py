@@ -17,10 +17,10 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.utils.html import escape
 
+from logout_sso.internal.policies import get_policy
 from logout_sso.models import Organization
-from logout_sso.policies import get_policy
+from logout_sso.rp.internal.state import SignedIn
 from logout_sso.rp.middleware import REFRESH_HEADER, ShortLivedSessionMiddleware
-from logout_sso.rp.state import SignedIn
 from tests import views
 from tests.signing_in import is_signed_in, sign_in_through_idp
 
@@ -39,7 +39,7 @@ NAVIGATION = {
 
 
 class Clock:
-    """The time the middleware reads (``logout_sso.rp.state.now``)."""
+    """The time the middleware reads (``logout_sso.rp.internal.state.now``)."""
 
     def __init__(self, at: float) -> None:
         self.at = at
@@ -51,7 +51,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock(BEFORE_DEADLINE)
-    monkeypatch.setattr("logout_sso.rp.state.now", clock)
+    monkeypatch.setattr("logout_sso.rp.internal.state.now", clock)
     monkeypatch.setattr("logout_sso.rp.middleware.now", clock)
     return clock
 

@@ -1,5 +1,5 @@
-"""The session index (``logout_sso.sessions``) on the db and django-redis session engines, and
-``logout_sso.discovery`` against a real HTTP server on loopback."""
+"""The session index (``logout_sso.internal.session_index``) on the db and django-redis session
+engines, and ``logout_sso.internal.discovery`` against a real HTTP server on loopback."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 
-from logout_sso import discovery
-from logout_sso.discovery import ProviderError, provider_metadata, signing_key
+from logout_sso.internal import discovery
+from logout_sso.internal.discovery import ProviderError, provider_metadata, signing_key
+from logout_sso.internal.session_index import end_sessions, index_session, unindex_session
 from logout_sso.models import LocalSession, Organization
-from logout_sso.sessions import end_sessions, index_session, unindex_session
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.services import free_port
 from tests.signing_in import is_signed_in

@@ -4,7 +4,7 @@ allowlist entry or a trusted issuer may look like."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from logout_sso.validators import validate_secure_url, validate_secure_url_lines
+from logout_sso.internal.validators import validate_secure_url, validate_secure_url_lines
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
-from logout_sso.hub.outbox import retry_failed
+from logout_sso.hub.internal.outbox import retry_failed
 from logout_sso.models import Delivery, LogoutEvent
 
 

@@ -16,9 +16,9 @@ from django.utils.translation import ngettext
 
 from logout_sso.admin.scoping import OrganizationScopedAdmin
 from logout_sso.checks import Hints, Messages
-from logout_sso.hub.outbox import log_out_organization
+from logout_sso.hub.internal.outbox import log_out_organization
+from logout_sso.internal.session_index import end_organization_sessions
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
-from logout_sso.sessions import end_organization_sessions
 
 #: What binds an organization to its identity provider: superusers' to change.
 IDENTITY_FIELDS = ("slug", "idp_organization_id", "connection")

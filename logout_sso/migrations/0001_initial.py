@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import logout_sso.models.fields
-import logout_sso.validators
+import logout_sso.internal.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
                 ('federated_logout', models.BooleanField(default=False, help_text="Also end the session at the organization's own IdP on logout. Off for most B2B customers, whose IdP session is their working day.", verbose_name='federated logout')),
                 ('slo_mode', models.CharField(choices=[('none', 'None: log out of this application only'), ('short_lived_tokens', 'Short-lived tokens: silent re-check after TTL'), ('logout_service', 'Logout service: back-channel logout to every app')], default='short_lived_tokens', help_text='How a logout in one application reaches the others: not at all, by a silent re-check with the IdP after the session TTL, or by back-channel logout calls.', max_length=32, verbose_name='Single Logout mode')),
                 ('session_ttl', models.PositiveIntegerField(default=600, help_text='How long a local session is trusted before the next user action re-checks it silently with the IdP: 60 s to 24 h, at most 15 min with short-lived tokens.', validators=[django.core.validators.MinValueValidator(60), django.core.validators.MaxValueValidator(86400)], verbose_name='session TTL (seconds)')),
-                ('post_logout_redirect_uris', models.TextField(blank=True, help_text='One URL per line where users may be sent after logging out: absolute https URLs (http only for localhost). Anything else falls back to the default page.', validators=[logout_sso.validators.validate_secure_url_lines], verbose_name='post-logout redirect URIs')),
+                ('post_logout_redirect_uris', models.TextField(blank=True, help_text='One URL per line where users may be sent after logging out: absolute https URLs (http only for localhost). Anything else falls back to the default page.', validators=[logout_sso.internal.validators.validate_secure_url_lines], verbose_name='post-logout redirect URIs')),
                 ('delivery_max_attempts', models.PositiveSmallIntegerField(default=12, help_text='How many times a back-channel logout is tried per application before it is marked failed. The default, with the backoff below, keeps trying for about half an hour.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(50)], verbose_name='delivery attempts')),
                 ('delivery_backoff_seconds', models.PositiveIntegerField(default=2, help_text='Delay before the first retry; each later retry doubles it, with jitter.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3600)], verbose_name='first retry delay (seconds)')),
                 ('delivery_backoff_max_seconds', models.PositiveIntegerField(default=300, help_text='Upper bound of the delay between two attempts.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(86400)], verbose_name='longest retry delay (seconds)')),

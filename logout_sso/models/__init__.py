@@ -4,7 +4,7 @@ from logout_sso.models.applications import Application
 from logout_sso.models.events import Delivery, LogoutEvent
 from logout_sso.models.local_sessions import LocalSession
 from logout_sso.models.organizations import EmailDomain, LogoutPolicy, Organization
-from logout_sso.models.sessions import TrackedSession
+from logout_sso.models.tracked_sessions import TrackedSession
 
 __all__ = [
     "Application",

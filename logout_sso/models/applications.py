@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from logout_sso.credentials import generate_credential, secret_matches, split_credential
+from logout_sso.internal.credentials import generate_credential, secret_matches, split_credential
 from logout_sso.models.fields import SecureURLField
 from logout_sso.models.organizations import Organization
 

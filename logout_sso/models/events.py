@@ -139,7 +139,7 @@ class LogoutEvent(models.Model):
             ),
         ]
         indexes = [
-            # The purge reads finished events oldest first (logout_sso.retention).
+            # The purge reads finished events oldest first (logout_sso.internal.retention).
             models.Index(
                 fields=["completed_at"],
                 condition=Q(completed_at__isnull=False),

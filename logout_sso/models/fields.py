@@ -7,12 +7,12 @@ from typing import Any
 from django.db import models
 from django.forms import Field as FormField
 
-from logout_sso.validators import validate_secure_url
+from logout_sso.internal.validators import validate_secure_url
 
 
 class SecureURLField(models.URLField):  # type: ignore[type-arg]
-    """A URL that must pass :func:`~logout_sso.validators.validate_secure_url`; in forms, a URL
-    typed without a scheme is taken as https (Django 6's default, explicit on 5.2)."""
+    """A URL that must pass :func:`~logout_sso.internal.validators.validate_secure_url`; in
+    forms, a URL typed without a scheme is taken as https (Django 6's default, explicit on 5.2)."""
 
     default_validators = [*models.URLField.default_validators, validate_secure_url]
 

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from logout_sso.validators import split_lines, validate_secure_url_lines
+from logout_sso.internal.validators import split_lines, validate_secure_url_lines
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser

@@ -13,10 +13,10 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
-from logout_sso.discovery import ProviderError, RecentFetchFailure
-from logout_sso.receiver.logouts import end_sessions_of
-from logout_sso.receiver.tokens import InvalidLogoutToken, validate
-from logout_sso.untrusted import printable
+from logout_sso.internal.discovery import ProviderError, RecentFetchFailure
+from logout_sso.internal.untrusted import printable
+from logout_sso.receiver.internal.logouts import end_sessions_of
+from logout_sso.receiver.internal.tokens import InvalidLogoutToken, validate
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from logout_sso.conf import app_settings
-from logout_sso.discovery import ProviderError, signing_key
+from logout_sso.internal.discovery import ProviderError, signing_key
 from logout_sso.models import Organization
-from logout_sso.rp import oidc
-from logout_sso.rp.state import LoginAttempt
+from logout_sso.rp.internal import oidc
+from logout_sso.rp.internal.state import LoginAttempt
 
 logger = logging.getLogger(__name__)
 

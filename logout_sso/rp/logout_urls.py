@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from logout_sso.conf import app_settings
-from logout_sso.discovery import provider_metadata
-from logout_sso.rp import oidc
+from logout_sso.internal.discovery import provider_metadata
+from logout_sso.rp.internal import oidc
 
 
 @dataclass(frozen=True)

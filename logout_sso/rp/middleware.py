@@ -24,10 +24,10 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from logout_sso.conf import app_settings
+from logout_sso.internal.policies import get_policy
 from logout_sso.models import LogoutPolicy
-from logout_sso.policies import get_policy
-from logout_sso.rp.redirects import after_login_url
-from logout_sso.rp.state import SignedIn, now
+from logout_sso.rp.internal.redirects import after_login_url
+from logout_sso.rp.internal.state import SignedIn, now
 from logout_sso.rp.views import login_url
 
 REFRESH_HEADER = "X-Logout-SSO-Refresh-URL"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from logout_sso.conf import app_settings
+from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import Organization
-from logout_sso.validators import is_plain_text
 
 ORGANIZATION_PARAMETER = "organization"
 EMAIL_PARAMETERS = ("login_hint", "email")

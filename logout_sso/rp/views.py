@@ -12,26 +12,26 @@ from django.urls import reverse
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from logout_sso.discovery import ProviderError
+from logout_sso.internal.discovery import ProviderError
+from logout_sso.internal.policies import OrganizationPolicy, get_policy
+from logout_sso.internal.session_index import index_session, unindex_session
+from logout_sso.internal.untrusted import printable
 from logout_sso.models import LogoutPolicy
 from logout_sso.models.events import Initiator
 from logout_sso.models.organizations import SLOMode
-from logout_sso.policies import OrganizationPolicy, get_policy
-from logout_sso.rp import oidc
 from logout_sso.rp.backend import PENDING_ATTEMPT, VERIFIED_LOGIN, LoginRejected
-from logout_sso.rp.logout_urls import LogoutRequest, logout_url
-from logout_sso.rp.logouts import end_local_session
-from logout_sso.rp.redirects import (
+from logout_sso.rp.internal import oidc
+from logout_sso.rp.internal.logouts import end_local_session
+from logout_sso.rp.internal.redirects import (
     after_login_url,
     allowlisted_after_logout_url,
     default_after_logout_url,
     local_url,
 )
+from logout_sso.rp.internal.state import LoginAttempt, SignedIn, now
+from logout_sso.rp.logout_urls import LogoutRequest, logout_url
 from logout_sso.rp.resolvers import resolve_organization
-from logout_sso.rp.state import LoginAttempt, SignedIn, now
-from logout_sso.sessions import index_session, unindex_session
 from logout_sso.signals import signed_in
-from logout_sso.untrusted import printable
 
 logger = logging.getLogger(__name__)
 

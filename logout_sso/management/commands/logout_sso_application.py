@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from logout_sso.hub import applications
+from logout_sso.hub.internal import applications
 from logout_sso.models import Application
 
 

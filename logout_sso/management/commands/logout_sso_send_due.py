@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from logout_sso.hub.sender import send_due
+from logout_sso.hub.internal.sender import send_due
 from logout_sso.models import Delivery
 from logout_sso.models.events import DeliveryState
 

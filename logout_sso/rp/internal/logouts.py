@@ -6,10 +6,10 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.utils import timezone
 
+from logout_sso.internal.session_index import unindex_session
 from logout_sso.models import LogoutEvent, Organization
 from logout_sso.models.events import Outcome
-from logout_sso.rp.state import SignedIn
-from logout_sso.sessions import unindex_session
+from logout_sso.rp.internal.state import SignedIn
 from logout_sso.signals import logout_recorded
 
 

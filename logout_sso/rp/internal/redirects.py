@@ -8,7 +8,7 @@ from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from logout_sso.conf import app_settings
-from logout_sso.policies import OrganizationPolicy
+from logout_sso.internal.policies import OrganizationPolicy
 
 
 def local_url(request: HttpRequest, url: str | None, fallback: str) -> str:

@@ -11,12 +11,12 @@ from django.dispatch import receiver
 
 from logout_sso import tasks
 from logout_sso.conf import app_settings
-from logout_sso.hub import outbox
+from logout_sso.hub.internal import outbox
+from logout_sso.internal.policies import forget_policy, get_policy
+from logout_sso.internal.session_index import end_organization_sessions
 from logout_sso.models import LogoutEvent, LogoutPolicy, Organization
 from logout_sso.models.organizations import SLOMode
-from logout_sso.policies import forget_policy, get_policy
-from logout_sso.rp import hub_membership
-from logout_sso.sessions import end_organization_sessions
+from logout_sso.rp.internal import hub_membership
 from logout_sso.signals import logout_recorded, signed_in
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from logout_sso.conf import ASYMMETRIC_ALGORITHMS, TrustedIssuer, app_settings
-from logout_sso.discovery import ProviderError, provider_metadata
+from logout_sso.internal.discovery import ProviderError, provider_metadata
 
 
 def trusted_issuers() -> dict[str, TrustedIssuer]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from logout_sso.internal.session_index import end_session_keys, matching_sessions
 from logout_sso.models import LogoutEvent
 from logout_sso.models.events import Initiator, Outcome
-from logout_sso.receiver.tokens import InvalidLogoutToken, LogoutToken
-from logout_sso.sessions import end_session_keys, matching_sessions
+from logout_sso.receiver.internal.tokens import InvalidLogoutToken, LogoutToken
 from logout_sso.signals import logout_recorded, sessions_terminated
 
 

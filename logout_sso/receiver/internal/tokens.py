@@ -3,9 +3,9 @@
 PyJWT checks the signature, ``iss``, ``aud``, ``exp`` and ``iat``; the rules of logout tokens
 (the event, ``sid``/``sub``, no ``nonce``, a ``jti``) are written here. Every failure is an
 :class:`InvalidLogoutToken` whose message can be shown to the sender; a provider that cannot be
-reached is a :class:`~logout_sso.discovery.ProviderError`. A replayed ``jti`` is refused when
-the logout is recorded (:mod:`logout_sso.receiver.logouts`), in the same transaction as its
-effect, so that a token whose effect did not happen can be sent again.
+reached is a :class:`~logout_sso.internal.discovery.ProviderError`. A replayed ``jti`` is refused
+when the logout is recorded (:mod:`logout_sso.receiver.internal.logouts`), in the same
+transaction as its effect, so that a token whose effect did not happen can be sent again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 
 from logout_sso.conf import app_settings
-from logout_sso.discovery import KeyNotFound, signing_key
-from logout_sso.receiver.issuers import jwks_uri, trusted_issuers
-from logout_sso.validators import is_plain_text
+from logout_sso.internal.discovery import KeyNotFound, signing_key
+from logout_sso.internal.validators import is_plain_text
+from logout_sso.receiver.internal.issuers import jwks_uri, trusted_issuers
 
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: The size of the sub and sid columns of LocalSession and LogoutEvent: no session can have a

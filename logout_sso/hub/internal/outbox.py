@@ -3,8 +3,8 @@
 The rows are written in one transaction, before any message is queued, already claimed for the
 tasks that will send them; each Celery message only says "go, send what this claim holds" and is
 sent once the transaction has committed, so the worker starts with no write of its own. A lost
-message's deliveries are sent by the sweeper (:func:`logout_sso.hub.sender.send_due`) once the
-claim's lease is over: the database is the truth.
+message's deliveries are sent by the sweeper (:func:`~logout_sso.hub.internal.sender.send_due`)
+once the claim's lease is over: the database is the truth.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
-from logout_sso.hub import sender
+from logout_sso.hub.internal import sender
+from logout_sso.internal.session_index import end_sessions
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
-from logout_sso.models.sessions import EndReason
-from logout_sso.sessions import end_sessions
+from logout_sso.models.tracked_sessions import EndReason
 
 
 def live_sessions(
@@ -80,7 +80,7 @@ def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> li
 
 def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str]:
     """Insert the deliveries: direct ones delivered, the others claimed for the tasks that will
-    send them (see :func:`~logout_sso.hub.sender.claims_for`); return those claims."""
+    send them (see :func:`~logout_sso.hub.internal.sender.claims_for`); return those claims."""
     direct = [{"application_id": p.application_id} for p in planned if p.direct]
     Delivery.objects.insert_each(
         direct,

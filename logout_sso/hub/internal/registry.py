@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from logout_sso.models import TrackedSession
-from logout_sso.models.sessions import EndReason
+from logout_sso.models.tracked_sessions import EndReason
 from logout_sso.signals import tracked_sessions_expired
 
 

@@ -32,14 +32,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
-from logout_sso.hub import outgoing
-from logout_sso.hub.outgoing import Outgoing
-from logout_sso.hub.tokens import LogoutTokenSigner, current_signer
-from logout_sso.hub.transport import Request, Response, post_all
+from logout_sso.hub.internal import outgoing
+from logout_sso.hub.internal.outgoing import Outgoing
+from logout_sso.hub.internal.tokens import LogoutTokenSigner, current_signer
+from logout_sso.hub.internal.transport import Request, Response, post_all
+from logout_sso.internal.untrusted import printable
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
 from logout_sso.models.events import DeliveryState, Outcome
 from logout_sso.signals import delivery_failed
-from logout_sso.untrusted import printable
 
 logger = logging.getLogger(__name__)
 

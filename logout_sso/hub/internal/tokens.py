@@ -10,8 +10,8 @@ import jwt
 from django.core.exceptions import ImproperlyConfigured
 
 from logout_sso.conf import app_settings
-from logout_sso.hub.keys import SigningKey, active_key
-from logout_sso.receiver.tokens import BACKCHANNEL_LOGOUT_EVENT
+from logout_sso.hub.internal.keys import SigningKey, active_key
+from logout_sso.receiver.internal.tokens import BACKCHANNEL_LOGOUT_EVENT
 
 #: Short, as the spec's errata advise: a token is signed per attempt, never stored.
 TOKEN_LIFETIME_SECONDS = 120

@@ -124,7 +124,7 @@ class TrackedSession(models.Model):
                 condition=Q(ended_at__isnull=True, expires_at__isnull=False),
                 name="logout_sso_session_expiry",
             ),
-            # The purge reads ended sessions oldest first (logout_sso.retention).
+            # The purge reads ended sessions oldest first (logout_sso.internal.retention).
             models.Index(
                 fields=["ended_at"],
                 condition=Q(ended_at__isnull=False),

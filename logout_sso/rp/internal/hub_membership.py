@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from logout_sso.client import HubClient
 from logout_sso.conf import app_settings
-from logout_sso.policies import OrganizationPolicy
+from logout_sso.internal.policies import OrganizationPolicy
 
 
 def enabled() -> bool:

@@ -24,7 +24,7 @@ import certifi
 import pycurl
 from django.utils import timezone
 
-from logout_sso.hub.addresses import refusal
+from logout_sso.hub.internal.addresses import refusal
 
 Key = TypeVar("Key")
 
