@@ -11,3 +11,5 @@ class LogoutSSOConfig(AppConfig):
 
     def ready(self) -> None:
         from logout_sso import checks, handlers  # noqa: F401 - registers checks and handlers
+
+        handlers.connect_hub_handlers()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 from typing import Any
 
 from django.apps import AppConfig, apps
@@ -43,6 +44,7 @@ class Codes:
     OIDC_KEYS_MISSING = "logout_sso.E006"
     SESSIONS_NOT_INSTALLED = "logout_sso.E007"
     ISSUER_MISSING = "logout_sso.E008"
+    EXTRA_MISSING = "logout_sso.E009"
     MIDDLEWARE_MISSING = "logout_sso.W003"
     POLICY_DEFEATS_SLO = "logout_sso.W001"
     CACHE_NOT_SHARED = "logout_sso.W002"
@@ -86,6 +88,8 @@ class Messages:
         "logout."
     )
 
+    EXTRA_MISSING = "{need}, but {module} cannot be imported."
+
 
 class Hints:
     SIGNED_COOKIES = "Use the db, cache, cached_db or django-redis session engine."
@@ -96,6 +100,7 @@ class Hints:
     SESSIONS_NOT_INSTALLED = "Add 'django.contrib.sessions' to INSTALLED_APPS."
     ISSUER_MISSING = "Set OIDC_OP_ISSUER to the 'issuer' of the provider's discovery document."
     MIDDLEWARE_MISSING = f"Add '{RP_MIDDLEWARE}' after AuthenticationMiddleware."
+    EXTRA_MISSING = "pip install 'django-logout-sso[{extra}]'"
     POLICY_DEFEATS_SLO = (
         "Turn federated logout on, switch the Single Logout mode to the logout service, or "
         "stop auto-forwarding."
@@ -170,6 +175,43 @@ def _uses_backend(base_path: str) -> bool:
     return False
 
 
+def _importable(module: str) -> bool:
+    try:
+        import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+@register(Tags.compatibility)
+def check_extras(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The optional dependencies the settings need: libcurl's binding where this project is a
+    hub (``[hub]``), django-redis where a cache or the sessions use it (``[redis]``)."""
+    try:
+        is_hub = bool(app_settings.HUB_SIGNING_KEY)
+    except ImproperlyConfigured:
+        return []  # logout_sso.E001 says why.
+    uses_redis = any(
+        str(cache.get("BACKEND", "")).startswith("django_redis.")
+        for cache in settings.CACHES.values()
+    )
+    needs = [
+        ("hub", "pycurl", is_hub, 'LOGOUT_SSO["HUB_SIGNING_KEY"] makes this project a hub'),
+        ("redis", "django_redis", uses_redis, "A cache of CACHES is django-redis"),
+    ]
+    return [
+        Error(
+            Messages.EXTRA_MISSING.format(need=need, module=module),
+            hint=Hints.EXTRA_MISSING.format(extra=extra),
+            id=Codes.EXTRA_MISSING,
+        )
+        for extra, module, needed, need in needs
+        if needed and not _importable(module)
+    ]
+
+
 @register(Tags.security)
 def check_oidc_settings(
     app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
@@ -202,25 +244,29 @@ def check_oidc_settings(
     return []
 
 
-@register()
+@register(Tags.database)
 def check_policies(
     app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Every organization caught in the auto-forward trap (no SLO); silent before migrate."""
-    policies = LogoutPolicy.objects.defeating_single_logout().select_related("organization")
-    try:
-        trapped = list(policies)
-    except DatabaseError:
-        return []  # Tables not created yet: `migrate` runs checks before migrating.
-    return [
-        Warning(
-            Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug),
-            hint=Hints.POLICY_DEFEATS_SLO,
-            obj=policy.organization,
-            id=Codes.POLICY_DEFEATS_SLO,
+    """Every organization caught in the auto-forward trap (no SLO). A database check: it runs
+    with ``manage.py check --database default`` and before ``migrate``, not on every command."""
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        policies = LogoutPolicy.objects.using(alias).defeating_single_logout()
+        try:
+            trapped = list(policies.select_related("organization"))
+        except DatabaseError:
+            continue  # Tables not created yet: `migrate` runs checks before migrating.
+        messages.extend(
+            Warning(
+                Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug),
+                hint=Hints.POLICY_DEFEATS_SLO,
+                obj=policy.organization,
+                id=Codes.POLICY_DEFEATS_SLO,
+            )
+            for policy in trapped
         )
-        for policy in trapped
-    ]
+    return messages
 
 
 @register(Tags.security)

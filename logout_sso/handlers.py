@@ -1,23 +1,56 @@
-"""Receivers of model signals and of logout_sso's own, connected in ``AppConfig.ready``."""
+"""Handlers of model signals and of logout_sso's own, connected in ``AppConfig.ready``.
+
+The hub's handler (:mod:`logout_sso.hub.handlers`) is connected only where the settings make
+this project a hub, and follows them when they change (tests, ``override_settings``): a
+project that only signs users in never imports the hub's machinery.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from logout_sso import tasks
 from logout_sso.conf import app_settings
-from logout_sso.hub.internal import outbox
 from logout_sso.internal.policies import forget_policy, get_policy
 from logout_sso.internal.session_index import end_organization_sessions
 from logout_sso.models import LogoutEvent, LogoutPolicy, Organization
 from logout_sso.models.organizations import SLOMode
 from logout_sso.rp.internal import hub_membership
 from logout_sso.signals import logout_recorded, signed_in
+
+HUB_FAN_OUT = "logout_sso_hub_fan_out"
+
+
+def is_hub() -> bool:
+    """Whether the settings make this project a hub (it has a signing key)."""
+    try:
+        return bool(app_settings.HUB_SIGNING_KEY)
+    except ImproperlyConfigured:
+        return False  # Invalid settings: reported by the system check logout_sso.E001.
+
+
+def connect_hub_handlers() -> None:
+    """Connect the hub's fan-out to ``logout_recorded`` when this project is a hub, else
+    disconnect it."""
+    if is_hub():
+        from logout_sso.hub.handlers import fan_out_for_logout_service
+
+        logout_recorded.connect(fan_out_for_logout_service, dispatch_uid=HUB_FAN_OUT)
+    else:
+        logout_recorded.disconnect(dispatch_uid=HUB_FAN_OUT)
+
+
+@receiver(setting_changed, dispatch_uid="logout_sso_follow_hub_settings")
+def follow_hub_settings(setting: str, **kwargs: Any) -> None:
+    if setting == "LOGOUT_SSO":
+        connect_hub_handlers()
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="logout_sso_create_policy")
@@ -49,30 +82,6 @@ def forget_cached_policy(
     organization_id = instance.pk
     forget_policy(organization_id)
     transaction.on_commit(lambda: forget_policy(organization_id))
-
-
-@receiver(logout_recorded, dispatch_uid="logout_sso_hub_fan_out")
-def fan_out_for_logout_service(
-    sender: type[LogoutEvent], event: LogoutEvent, **kwargs: Any
-) -> None:
-    """When this project is the hub (it has a signing key), a logout of a user of an
-    organization whose policy is the logout service reaches every application."""
-    if not app_settings.HUB_SIGNING_KEY:
-        return
-    # An IdP's back-channel logout names no organization when the hub itself held no session
-    # of the user: the organizations are those of the user's sessions in the applications.
-    candidates = (
-        [event.organization_id]
-        if event.organization_id is not None
-        else set(outbox.sessions_of(event).values_list("organization_id", flat=True))
-    )
-    organization_ids = [
-        organization_id
-        for organization_id in candidates
-        if get_policy(organization_id).slo_mode == SLOMode.LOGOUT_SERVICE
-    ]
-    if organization_ids:
-        outbox.fan_out(event, organization_ids)
 
 
 @receiver(signed_in, dispatch_uid="logout_sso_register_at_hub")

@@ -1,8 +1,12 @@
 """Celery tasks: thin ``@shared_task`` wrappers; the work lives in the role modules.
 
-Every task takes ids (and a claim) and is idempotent: a redelivered message
-(``task_acks_late``) finds done what was done, and sends again only what it holds and nobody
-recorded (logging out twice is harmless; losing a logout is not).
+The hub's tasks take ids (an event's, and a claim) and the client-mode tasks take the JSON-able
+dict of what to tell the hub; never a model instance. Every task is idempotent: a redelivered
+message (``task_acks_late``) finds done what was done, and sends again only what it holds and
+nobody recorded (logging out twice is harmless; losing a logout is not).
+
+The hub's sender (and libcurl, the ``[hub]`` extra) is imported when a delivery task runs, not
+with this module: a project that only signs users in queues nothing that needs it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from logout_sso.client import HubError
-from logout_sso.hub.internal import registry, sender
+from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
 from logout_sso.rp.internal import hub_membership
 
@@ -41,6 +45,8 @@ def deliver_event(event_id: int, claim: str = "") -> int:
     """Send a logout event's back-channel logouts, all at once: those ``claim`` holds (a
     fan-out writes its deliveries claimed for the tasks it queues), or without it those due
     (a retry); then queue the next retry."""
+    from logout_sso.hub.internal import sender
+
     delivered = sender.deliver_event(event_id, claim)
     delay = sender.retry_soon(event_id)
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
@@ -52,6 +58,8 @@ def deliver_event(event_id: int, claim: str = "") -> int:
 def send_due_deliveries() -> int:
     """The sweeper: send every delivery whose time has come, whether or not its message
     survived (schedule it with Celery beat, e.g. every 30 s)."""
+    from logout_sso.hub.internal import sender
+
     return sender.send_due()
 
 

@@ -1,5 +1,6 @@
 """System checks: what ``manage.py check`` tells a project about its logout_sso setup."""
 
+import sys
 from io import StringIO
 
 import pytest
@@ -9,7 +10,13 @@ from django.core.management.base import SystemCheckError
 from django.test import modify_settings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from logout_sso.checks import Codes, check_oidc_settings, check_policies, check_settings
+from logout_sso.checks import (
+    Codes,
+    check_extras,
+    check_oidc_settings,
+    check_policies,
+    check_settings,
+)
 
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
@@ -39,7 +46,7 @@ def run_oidc_check():
 
 
 def run_policies_check():
-    return check_policies(app_configs=None, databases=None)
+    return check_policies(app_configs=None, databases=["default"])
 
 
 @pytest.fixture(autouse=True)
@@ -354,7 +361,7 @@ def test_leaving_the_trap_clears_w001(organizations):
 def test_manage_py_check_prints_w001_with_the_slug(organizations):
     stdout, stderr = StringIO(), StringIO()
 
-    call_command("check", stdout=stdout, stderr=stderr)
+    call_command("check", databases=["default"], stdout=stdout, stderr=stderr)
 
     output = stdout.getvalue() + stderr.getvalue()
     w001_lines = [line for line in output.splitlines() if "logout_sso.W001" in line]
@@ -364,8 +371,57 @@ def test_manage_py_check_prints_w001_with_the_slug(organizations):
     assert "initech" not in output
 
 
+def test_the_trap_check_queries_no_database_without_database_checks(
+    organizations, django_assert_num_queries
+):
+    """``manage.py check`` runs before every command: it must not cost a query."""
+    with django_assert_num_queries(0):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+    assert check_policies(app_configs=None, databases=None) == []
+
+
 def test_manage_py_check_fails_on_e001(db, settings):
     settings.LOGOUT_SSO = {"CACHE_ALAIS": "default"}
 
     with pytest.raises(SystemCheckError, match=r"logout_sso\.E001"):
         call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+# --- check_extras: the optional dependencies the settings need --------------------------------
+
+#: Shaped like a private key: all the settings ask of HUB_SIGNING_KEY before it is used.
+PEM = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+
+
+def test_a_hub_without_pycurl_is_told_to_install_the_hub_extra(settings, monkeypatch):
+    settings.LOGOUT_SSO = {"HUB_ISSUER": "https://hub.example.com/", "HUB_SIGNING_KEY": PEM}
+    monkeypatch.setitem(sys.modules, "pycurl", None)  # What a base install without it does.
+
+    [error] = check_extras(app_configs=None, databases=None)
+
+    assert error.id == Codes.EXTRA_MISSING
+    assert error.msg == (
+        'LOGOUT_SSO["HUB_SIGNING_KEY"] makes this project a hub, but pycurl cannot be imported.'
+    )
+    assert error.hint == "pip install 'django-logout-sso[hub]'"
+
+
+def test_a_project_that_is_no_hub_needs_no_pycurl(settings, monkeypatch):
+    settings.LOGOUT_SSO = {}
+    monkeypatch.setitem(sys.modules, "pycurl", None)
+
+    assert check_extras(app_configs=None, databases=None) == []
+
+
+def test_a_django_redis_cache_without_django_redis_is_told_to_install_the_redis_extra(
+    settings, monkeypatch
+):
+    settings.CACHES = {
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://x/0"}
+    }
+    monkeypatch.setitem(sys.modules, "django_redis", None)
+
+    [error] = check_extras(app_configs=None, databases=None)
+
+    assert error.hint == "pip install 'django-logout-sso[redis]'"
+    assert "django_redis cannot be imported" in error.msg

@@ -32,6 +32,7 @@ from django.utils import timezone
 from jwt.algorithms import RSAAlgorithm
 
 from logout_sso import tasks
+from logout_sso.hub.internal import claims as claiming
 from logout_sso.hub.internal import sender
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import (
@@ -42,6 +43,7 @@ from logout_sso.models import (
     LogoutPolicy,
     Organization,
 )
+from logout_sso.models.events import Initiator
 from logout_sso.signals import delivery_failed
 from tests import hub_receivers
 from tests.hub_receivers import (
@@ -152,7 +154,7 @@ def messages_lost(monkeypatch: pytest.MonkeyPatch, *, run_out: bool = True) -> I
 
 def record_user_logout(organization: Organization) -> LogoutEvent:
     return record_logout(
-        initiator="admin", issuer=IDP_ISSUER, sub="user-1", organization=organization
+        initiator=Initiator.ADMIN, issuer=IDP_ISSUER, sub="user-1", organization=organization
     )
 
 
@@ -487,9 +489,9 @@ def test_a_message_that_comes_late_claims_its_deliveries_again_before_sending(
     # Less of the lease is left than an attempt may take: the sweeper could take it mid-send.
     Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=1))
 
-    [delivery] = sender.take_held(event.deliveries.filter(claim=claims[0]), 100)
+    [delivery] = claiming.take_held(event.deliveries.filter(claim=claims[0]), 100)
     assert delivery.claim != claims[0]
-    lease = timedelta(seconds=sender.attempt_seconds())
+    lease = timedelta(seconds=claiming.attempt_seconds())
     assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at > timezone.now() + lease
     assert sender.send([delivery]) == 1
@@ -642,7 +644,11 @@ def test_a_logout_of_one_sid_sends_that_sid_only(hub, receivers, hub_jwks, monke
     crm = signed_in_on_two_devices(hub, "crm", receiver, requires_sid=True)
     with messages_lost(monkeypatch):
         record_logout(
-            initiator="api", issuer=IDP_ISSUER, sub="user-1", sid="sid-phone", organization=hub.acme
+            initiator=Initiator.API,
+            issuer=IDP_ISSUER,
+            sub="user-1",
+            sid="sid-phone",
+            organization=hub.acme,
         )
 
     assert sender.send_due() == 1

@@ -11,7 +11,7 @@ token it received with logout_sso's own receiver code and prints three numbers:
 - duplicated: POSTs beyond one per application.
 
 Time is scaled down: connect and read timeouts of 0.5 s and 1 s (so a claim's lease is 6.5 s,
-see ``sender.lease_seconds``; 3 s and 8.5 s where applications take 2 s to answer), retries
+see ``claims.lease_seconds``; 3 s and 8.5 s where applications take 2 s to answer), retries
 after 1 to 2 s, a sweeper every second (``SWEEP_EVERY``) as Celery beat would queue it every
 30 s, and "down for a while" is eight seconds; "down for ten minutes" keeps the default retry
 policy and moves the clock on between attempts instead.
@@ -36,10 +36,11 @@ import redis
 from django.utils import timezone
 
 from logout_sso import tasks
+from logout_sso.hub.internal import claims as claiming
 from logout_sso.hub.internal import sender
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Delivery, LogoutPolicy, Organization
-from logout_sso.models.events import DeliveryState
+from logout_sso.models.events import DeliveryState, Initiator
 from tests import hub_receivers
 from tests.celery_app import app as celery_app
 from tests.hub_receivers import (
@@ -99,7 +100,7 @@ class FaultHub:
         """user-1 logs out everywhere: the event and its deliveries are committed, then the
         "go" message is published (to whatever broker the tests' Celery app points at)."""
         event = record_logout(
-            initiator="admin", issuer=IDP_ISSUER, sub="user-1", organization=self.acme
+            initiator=Initiator.ADMIN, issuer=IDP_ISSUER, sub="user-1", organization=self.acme
         )
         return event.pk
 
@@ -321,7 +322,7 @@ def test_worker_killed_mid_fan_out_loses_no_delivery(
 
     result = tally("worker killed mid-fan-out", by_application, hub_jwks)
     # The killed worker's claims held for their lease, then the sweeper took them over.
-    lease = CONNECT_TIMEOUT + 3.0 + sender.LEASE_MARGIN_SECONDS
+    lease = CONNECT_TIMEOUT + 3.0 + claiming.LEASE_MARGIN_SECONDS
     gaps = [
         receiver.received[1].at - receiver.received[0].at
         for receiver in by_application.values()

@@ -122,8 +122,6 @@ def clock(monkeypatch):
 
     moved = Clock()
     monkeypatch.setattr("logout_sso.rp.internal.state.now", moved.now)
-    monkeypatch.setattr("logout_sso.rp.views.now", moved.now)
-    monkeypatch.setattr("logout_sso.rp.middleware.now", moved.now)
     return moved
 
 

@@ -52,7 +52,6 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock(BEFORE_DEADLINE)
     monkeypatch.setattr("logout_sso.rp.internal.state.now", clock)
-    monkeypatch.setattr("logout_sso.rp.middleware.now", clock)
     return clock
 
 

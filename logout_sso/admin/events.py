@@ -8,14 +8,15 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from logout_sso import api
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
-from logout_sso.hub.internal.outbox import retry_failed
 from logout_sso.models import Delivery, LogoutEvent
 
 
 class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
     model = Delivery
     extra = 0
+    ordering = ["application__name", "sid"]
     fields = readonly_fields = (
         "application",
         "sid",
@@ -82,7 +83,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     def retry_failed_deliveries(
         self, request: HttpRequest, queryset: QuerySet[LogoutEvent]
     ) -> None:
-        count = retry_failed(queryset)
+        count = api.retry_failed_deliveries(queryset)
         self.message_user(
             request,
             ngettext(

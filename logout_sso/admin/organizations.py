@@ -14,10 +14,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from logout_sso.admin.scoping import OrganizationScopedAdmin
+from logout_sso import api
+from logout_sso.admin.scoping import OrganizationScopedAdmin, acting_user
 from logout_sso.checks import Hints, Messages
-from logout_sso.hub.internal.outbox import log_out_organization
-from logout_sso.internal.session_index import end_organization_sessions
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
 
 #: What binds an organization to its identity provider: superusers' to change.
@@ -158,8 +157,9 @@ class OrganizationAdmin(OrganizationScopedAdmin):
             return self._confirm_log_out(request, queryset)
         users = sessions = 0
         for organization in queryset:
-            users += len(log_out_organization(organization, initiated_by_user=request.user))
-            sessions += end_organization_sessions(organization.pk)
+            done = api.log_out_organization(organization, by_user=acting_user(request))
+            users += len(done.events)
+            sessions += done.local_sessions
         self.message_user(
             request,
             ngettext(

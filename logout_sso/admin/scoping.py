@@ -13,12 +13,20 @@ from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model, QuerySet
 from django.db.models.fields.related import ForeignKey, ManyToManyField
 from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse
 
 from logout_sso.models import Application, Organization
+
+
+def acting_user(request: HttpRequest) -> AbstractBaseUser:
+    """The staff user using the admin (who is never anonymous there)."""
+    user = request.user
+    assert isinstance(user, AbstractBaseUser)
+    return user
 
 
 def administered_organizations(request: HttpRequest) -> QuerySet[Organization]:

@@ -8,10 +8,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
-from logout_sso.hub.internal.outbox import record_logout
+from logout_sso import api
+from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin, acting_user
 from logout_sso.models import Organization, TrackedSession
-from logout_sso.models.events import Initiator
 
 
 @admin.register(TrackedSession)
@@ -46,14 +45,18 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         users = list(queryset.values_list("issuer", "sub", "organization").distinct())
         organizations = Organization.objects.in_bulk({user[2] for user in users})
         events = [
-            record_logout(
-                initiator=Initiator.ADMIN,
-                issuer=issuer,
-                sub=sub,
-                organization=organizations[organization_id],
-                initiated_by_user=request.user,
-            )
+            event
             for issuer, sub, organization_id in users
+            if (
+                event := api.log_out_user(
+                    organizations[organization_id],
+                    initiator=api.Initiator.ADMIN,
+                    issuer=issuer,
+                    sub=sub,
+                    by_user=acting_user(request),
+                )
+            )
+            is not None
         ]
         deliveries = sum(event.deliveries.count() for event in events)
         self.message_user(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
+from logout_sso import api
 from logout_sso.hub.internal import quotas
 from logout_sso.hub.internal.api_fields import (
     default_organization,
@@ -34,10 +35,8 @@ from logout_sso.hub.internal.api_fields import (
 )
 from logout_sso.hub.internal.api_protocol import ApiError, api_view, json_body
 from logout_sso.hub.internal.keys import published_jwks
-from logout_sso.hub.internal.outbox import has_live_sessions, record_logout
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import Application, Delivery, LogoutEvent, TrackedSession
-from logout_sso.models.events import Initiator
 from logout_sso.models.tracked_sessions import EndReason
 
 __all__ = ["jwks", "logout", "logouts", "not_found", "session", "sessions"]
@@ -114,16 +113,16 @@ def report_logout(request: HttpRequest, application: Application) -> JsonRespons
         if identifier
         else default_organization(application)
     )
-    if not has_live_sessions(issuer=issuer, sub=sub, sid=sid, organization=organization):
-        return JsonResponse({"event": None, "deliveries": 0}, status=200)
-    event = record_logout(
-        initiator=Initiator.API,
+    event = api.log_out_user(
+        organization,
+        initiator=api.Initiator.API,
         issuer=issuer,
         sub=sub,
         sid=sid,
-        organization=organization,
-        initiated_by_application=application,
+        by_application=application,
     )
+    if event is None:
+        return JsonResponse({"event": None, "deliveries": 0}, status=200)
     return JsonResponse({"event": event.pk, "deliveries": event.deliveries.count()}, status=202)
 
 

@@ -19,6 +19,8 @@ from logout_sso.models.organizations import Organization
 
 
 class Initiator(models.TextChoices):
+    """Who or what started a logout (``LogoutEvent.initiator``)."""
+
     USER = "user", _("User (RP-initiated logout)")
     ADMIN = "admin", _("Admin")
     IDP_BACKCHANNEL = "idp_backchannel", _("IdP back-channel logout")
@@ -27,6 +29,8 @@ class Initiator(models.TextChoices):
 
 
 class Outcome(models.TextChoices):
+    """How a logout ended, once every delivery is done (``LogoutEvent.outcome``)."""
+
     PENDING = "pending", _("Pending")
     COMPLETED = "completed", _("Completed")
     PARTIAL = "partial", _("Partially failed")
@@ -152,6 +156,8 @@ class LogoutEvent(models.Model):
 
 
 class DeliveryState(models.TextChoices):
+    """Where one delivery stands (``Delivery.state``)."""
+
     PENDING = "pending", _("Pending")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
@@ -321,7 +327,8 @@ class Delivery(models.Model):
     class Meta:
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
-        ordering = ["event", "application__name"]
+        # No default ordering: a join to Application and a sort on every hub query would pay
+        # for it. Who shows deliveries orders them (the admin inline, the session API).
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "application", "sid"],

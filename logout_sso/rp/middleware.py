@@ -26,8 +26,9 @@ from django.urls import NoReverseMatch, reverse
 from logout_sso.conf import app_settings
 from logout_sso.internal.policies import get_policy
 from logout_sso.models import LogoutPolicy
+from logout_sso.rp.internal import state
 from logout_sso.rp.internal.redirects import after_login_url
-from logout_sso.rp.internal.state import SignedIn, now
+from logout_sso.rp.internal.state import SignedIn
 from logout_sso.rp.views import login_url
 
 REFRESH_HEADER = "X-Logout-SSO-Refresh-URL"
@@ -84,7 +85,7 @@ class ShortLivedSessionMiddleware:
             policy = get_policy(signed_in.organization_id)
         except LogoutPolicy.DoesNotExist:
             return None  # The organization was deleted; its sessions end with it.
-        if now() < signed_in.deadline(policy.session_ttl):
+        if state.now() < signed_in.deadline(policy.session_ttl):
             return None
         if any(request.path.startswith(path) for path in exempt_paths()):
             return None

@@ -20,7 +20,7 @@ from logout_sso.models import LogoutPolicy
 from logout_sso.models.events import Initiator
 from logout_sso.models.organizations import SLOMode
 from logout_sso.rp.backend import PENDING_ATTEMPT, VERIFIED_LOGIN, LoginRejected
-from logout_sso.rp.internal import oidc
+from logout_sso.rp.internal import oidc, state
 from logout_sso.rp.internal.logouts import end_local_session
 from logout_sso.rp.internal.redirects import (
     after_login_url,
@@ -28,7 +28,7 @@ from logout_sso.rp.internal.redirects import (
     default_after_logout_url,
     local_url,
 )
-from logout_sso.rp.internal.state import LoginAttempt, SignedIn, now
+from logout_sso.rp.internal.state import LoginAttempt, SignedIn
 from logout_sso.rp.logout_urls import LogoutRequest, logout_url
 from logout_sso.rp.resolvers import resolve_organization
 from logout_sso.signals import signed_in
@@ -144,7 +144,7 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
             sub=claims["sub"],
             sid=claims.get("sid", ""),
             id_token=id_token,
-            checked_at=now(),
+            checked_at=state.now(),
         ).save(request.session)
         request.session.save()
         if previous_key != request.session.session_key:

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
-from logout_sso.hub.internal import sender
+from logout_sso.hub.internal import claims as claiming
 from logout_sso.internal.session_index import end_sessions
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
@@ -80,7 +80,7 @@ def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> li
 
 def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str]:
     """Insert the deliveries: direct ones delivered, the others claimed for the tasks that will
-    send them (see :func:`~logout_sso.hub.internal.sender.claims_for`); return those claims."""
+    send them (see :func:`~logout_sso.hub.internal.claims.claims_for`); return those claims."""
     direct = [{"application_id": p.application_id} for p in planned if p.direct]
     Delivery.objects.insert_each(
         direct,
@@ -95,7 +95,7 @@ def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str
         created_at=now,
     )
     to_send = [p for p in planned if not p.direct]
-    claims = sender.claims_for(len(to_send))
+    claims = claiming.claims_for(len(to_send))
     Delivery.objects.insert_each(
         [
             {"application_id": p.application_id, "sid": p.sid, "claim": claim}
@@ -104,7 +104,7 @@ def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str
         event_id=event.pk,
         state=DeliveryState.PENDING,
         attempts=0,
-        next_attempt_at=now + timedelta(seconds=sender.lease_seconds()),
+        next_attempt_at=now + timedelta(seconds=claiming.lease_seconds()),
         last_error="",
         created_at=now,
     )
@@ -135,7 +135,7 @@ def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> in
 @transaction.atomic(savepoint=False)
 def record_logout(
     *,
-    initiator: str,
+    initiator: Initiator,
     issuer: str,
     sub: str = "",
     sid: str = "",

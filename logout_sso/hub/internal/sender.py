@@ -1,10 +1,7 @@
 """Sending back-channel logouts: concurrently, over kept-alive connections, with retries.
 
-A sender sends only the deliveries it holds a *claim* on: a token in the row, with the next
-attempt pushed a lease ahead. A fan-out's deliveries are written already claimed for the tasks
-queued to send them (:func:`claims_for`); a retry, or the sweeper, claims the due ones with one
-conditional UPDATE. Two workers, a task and the sweeper, or a redelivered message can therefore
-never send the same delivery at once, on PostgreSQL as on SQLite. A sender signs a fresh token
+A sender sends only the deliveries it holds a claim on (:mod:`~logout_sso.hub.internal.claims`:
+so no two senders send the same delivery at once). It signs a fresh token
 for each (RSA ones on a thread per core, since RSA signing releases the GIL) and POSTs them all
 at once from one thread over libcurl, which checks every address it connects to (one Celery
 task per delivery on a prefork worker would send them one after another). Last it records each
@@ -16,23 +13,20 @@ from __future__ import annotations
 import logging
 import os
 import random
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
-from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
-from django.db.models import Q, QuerySet
+from django.db import transaction
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
-from logout_sso.hub.internal import outgoing
+from logout_sso.hub.internal.claims import claim, due, take_held
 from logout_sso.hub.internal.outgoing import Outgoing
 from logout_sso.hub.internal.tokens import LogoutTokenSigner, current_signer
 from logout_sso.hub.internal.transport import Request, Response, post_all
@@ -43,12 +37,7 @@ from logout_sso.signals import delivery_failed
 
 logger = logging.getLogger(__name__)
 
-#: Beyond the longest attempt (connect + read timeouts), before a claimed delivery whose sender
-#: died (a killed worker) is taken by the sweeper.
-LEASE_MARGIN_SECONDS = 5.0
 ERROR_EXCERPT = 300
-#: Below this many deliveries per task, splitting a fan-out costs more than it saves.
-SPLIT_MIN_DELIVERIES = 20
 #: The longest ``Retry-After`` honoured: an absurd one must not overflow the next attempt's time.
 MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60
 
@@ -71,66 +60,6 @@ def preparation_pool(pid: int) -> ThreadPoolExecutor:
     """The process's threads that sign tokens with RSA keys, one per core (a pool of a parent
     process has no threads after a fork: hence the ``pid``)."""
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="logout-sso")
-
-
-def attempt_seconds() -> float:
-    """The longest an attempt takes (connect and read timeouts)."""
-    return app_settings.DELIVERY_CONNECT_TIMEOUT + app_settings.DELIVERY_READ_TIMEOUT
-
-
-def lease_seconds() -> float:
-    """How long a claim holds: no attempt outlives it."""
-    return attempt_seconds() + LEASE_MARGIN_SECONDS
-
-
-def new_claim() -> str:
-    """A fresh claim token (a ``Delivery.claim``)."""
-    return uuid.uuid4().hex
-
-
-def claims_for(count: int) -> list[str]:
-    """The claims of a new fan-out's ``count`` deliveries, in order: one claim, so one task,
-    per share (``DELIVERY_TASKS_PER_EVENT`` when the fan-out is large enough to be worth it,
-    since sending is CPU-bound under the GIL), the deliveries dealt out among them."""
-    shares = max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, count // SPLIT_MIN_DELIVERIES))
-    claims = [new_claim() for _ in range(shares)]
-    return [claims[index % shares] for index in range(count)]
-
-
-def due() -> Q:
-    """Pending deliveries whose next attempt's time has come (their claim's lease too)."""
-    return Q(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
-
-
-def claim(claimable: QuerySet[Delivery], limit: int) -> list[Outgoing]:
-    """Take the first ``limit`` of ``claimable`` for this sender (a conditional ``UPDATE``),
-    and return them. Claimers at the same moment take different rows: on PostgreSQL the rows
-    another one is claiming are skipped (``FOR UPDATE SKIP LOCKED``), not waited for and then
-    found taken; SQLite runs one writing statement at a time."""
-    first = claimable.order_by("next_attempt_at", "pk").values_list("pk", flat=True)
-    token = new_claim()
-    with transaction.atomic(using=first.db):
-        if connections[first.db].features.has_select_for_update_skip_locked:
-            # Read first: a locking subquery inside the UPDATE may run again and take more.
-            chosen: Any = list(first.select_for_update(skip_locked=True)[:limit])
-        else:
-            chosen = first[:limit]  # A subquery: the UPDATE is one statement.
-        Delivery.objects.filter(pk__in=chosen).update(
-            claim=token, next_attempt_at=timezone.now() + timedelta(seconds=lease_seconds())
-        )
-    return outgoing.read(Delivery.objects.filter(claim=token), limit)
-
-
-def take_held(held: QuerySet[Delivery], limit: int) -> list[Outgoing]:
-    """The first ``limit`` pending deliveries of a claim this sender was given (``held``),
-    claimed again first when their lease is too short for an attempt (a task that started
-    late, or a fan-out larger than a batch), so nobody else can take them meanwhile."""
-    batch = outgoing.read(held, limit)
-    if batch:
-        lease_end = min(delivery.next_attempt_at or timezone.now() for delivery in batch)
-        if lease_end < timezone.now() + timedelta(seconds=attempt_seconds()):
-            return claim(held.filter(state=DeliveryState.PENDING), limit)
-    return batch
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import jwt
 from django.core.exceptions import ImproperlyConfigured
 
 from logout_sso.conf import app_settings
+from logout_sso.constants import BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYPE
 from logout_sso.hub.internal.keys import SigningKey, active_key
-from logout_sso.receiver.internal.tokens import BACKCHANNEL_LOGOUT_EVENT
 
 #: Short, as the spec's errata advise: a token is signed per attempt, never stored.
 TOKEN_LIFETIME_SECONDS = 120
@@ -51,7 +51,7 @@ class LogoutTokenSigner:
             claims,
             self.key.private_key,
             algorithm=self.key.algorithm,
-            headers={"typ": "logout+jwt", "kid": self.key.kid},
+            headers={"typ": LOGOUT_TOKEN_TYPE, "kid": self.key.kid},
         )
 
 

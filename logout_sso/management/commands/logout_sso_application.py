@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from logout_sso.hub.internal import applications
+from logout_sso import api
 from logout_sso.models import Application
 
 
@@ -44,7 +44,7 @@ class Command(BaseCommand):
         try:
             credential: str | None = None
             if action == "add":
-                application, credential = applications.add_application(
+                application, credential = api.add_application(
                     name=options["name"],
                     client_id=options["client_id"],
                     backchannel_logout_uri=options["backchannel_logout_uri"],
@@ -52,12 +52,10 @@ class Command(BaseCommand):
                     requires_sid=options["requires_sid"],
                 )
             elif action == "rotate":
-                application, credential = applications.rotate_application_credential(
-                    options["client_id"]
-                )
+                application, credential = api.rotate_application_credential(options["client_id"])
             else:
-                application = applications.disable_application(options["client_id"])
-        except applications.RegistrationError as exc:
+                application = api.disable_application(options["client_id"])
+        except api.RegistrationError as exc:
             raise CommandError(str(exc)) from exc
         self.report(application, credential, as_json=options["json"], action=action)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from logout_sso.internal.retention import PurgeReport, purge
+from logout_sso.api import PurgeReport, purge
 
 #: How each count is printed: (one, several).
 KINDS = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from logout_sso.hub.internal.sender import send_due
+from logout_sso.api import send_due_deliveries
 from logout_sso.models import Delivery
 from logout_sso.models.events import DeliveryState
 
@@ -18,6 +18,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        delivered = send_due()
+        delivered = send_due_deliveries()
         pending = Delivery.objects.filter(state=DeliveryState.PENDING).count()
         self.stdout.write(f"{delivered} delivered now; {pending} still pending.")

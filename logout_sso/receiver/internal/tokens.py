@@ -18,11 +18,11 @@ from typing import Any
 import jwt
 
 from logout_sso.conf import app_settings
+from logout_sso.constants import BACKCHANNEL_LOGOUT_EVENT
 from logout_sso.internal.discovery import KeyNotFound, signing_key
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.receiver.internal.issuers import jwks_uri, trusted_issuers
 
-BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: The size of the sub and sid columns of LocalSession and LogoutEvent: no session can have a
 #: longer one, and recording it would fail (PostgreSQL: DataError, a 500).
 MAX_SUB_SID_LENGTH = 255

@@ -67,5 +67,7 @@ class LoginAttempt:
 
 
 def now() -> float:
-    """The clock the re-check deadline is measured with (patched in tests)."""
+    """The clock the re-check deadline is measured with: call it as ``state.now()`` so that a
+    test that moves it (``monkeypatch.setattr("logout_sso.rp.internal.state.now", ...)``)
+    moves it everywhere."""
     return time.time()
