@@ -17,6 +17,25 @@ from logout_sso.models import Application, Organization
 
 pytest_plugins = ["tests.services", "tests.oidc_provider"]
 
+#: Fixtures that start or reach a real service or process (Redis, a Celery worker, the OpenID
+#: provider on Node.js): a test that uses one, directly or through another fixture, is marked
+#: ``integration``, so ``pytest -m "not integration"`` runs the fast part alone.
+SERVICE_FIXTURES = frozenset(
+    {
+        "redis_url",
+        "redis_client",
+        "celery_worker_process",
+        "hub_worker_process",
+        "oidc_provider_factory",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(autouse=True)
 def empty_cache() -> Iterator[None]:

@@ -64,6 +64,8 @@ from tests.services import (
     wait_for,
 )
 
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
 hub_settings = hub_receivers.hub_settings
 hub_rsa_pem = hub_receivers.hub_rsa_pem
 hub_jwks = hub_receivers.hub_jwks

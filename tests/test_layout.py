@@ -22,6 +22,8 @@ from logout_sso.handlers import HUB_FAN_OUT
 from logout_sso.signals import logout_recorded
 from tests.hub_receivers import rsa_private_key_pem
 
+pytestmark = pytest.mark.integration  # a fresh Python process per test
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HUB_MACHINERY = ("pycurl", "logout_sso.hub.internal.sender", "logout_sso.hub.internal.transport")
 
