@@ -3,7 +3,8 @@
 Read on every access, never cached, so ``override_settings`` and pytest-django's ``settings``
 fixture just work. A key logout_sso does not know, or a value of the wrong shape, raises
 :class:`~django.core.exceptions.ImproperlyConfigured` naming it (``manage.py check`` reports the
-same as ``logout_sso.E001``). Every key is documented in the README's settings table.
+same as ``logout_sso.E001``). Each key's ``help`` is its documentation: the settings reference
+of the docs site (docs/reference/settings.md) is generated from :data:`SETTINGS`.
 """
 
 from __future__ import annotations
@@ -200,37 +201,267 @@ def _trusted_issuers(key: str, value: Any) -> list[TrustedIssuer]:
 class _Setting:
     default: Any
     parse: Callable[[str, Any], Any]
+    #: What the setting does, with its unit, range and what ``None`` means (Markdown): the
+    #: documentation's settings reference is generated from it.
+    help: str
 
+
+_HTTPS_URL = "An absolute `https` URL (`http` only for loopback hosts), no user name, no fragment."
 
 SETTINGS: dict[str, _Setting] = {
-    "CACHE_ALIAS": _Setting("default", _cache_alias),
-    "DELIVERY_ALLOW_PRIVATE_ADDRESSES": _Setting(False, _boolean),
-    "DELIVERY_CA_BUNDLE": _Setting(None, _optional_file),
-    "DELIVERY_CONCURRENCY": _Setting(100, _positive_int),
-    "DELIVERY_CONNECT_TIMEOUT": _Setting(3.05, _timeout),
-    "DELIVERY_READ_TIMEOUT": _Setting(5.0, _timeout),
-    "DELIVERY_TASKS_PER_EVENT": _Setting(1, _positive_int),
-    "END_SESSION_ENDPOINT": _Setting(None, _optional_url),
-    "EVENT_RETENTION_DAYS": _Setting(90, _days),
-    "EXEMPT_PATHS": _Setting([], _string_list),
-    "HUB_API_CREDENTIAL": _Setting(None, _optional_string),
-    "HUB_ISSUER": _Setting(None, _optional_url),
-    "HUB_SIGNING_KEY": _Setting(None, _optional_pem),
-    "HUB_SIGNING_KEYS_INACTIVE": _Setting([], _pem_list),
-    "HUB_URL": _Setting(None, _optional_url),
-    "LOGOUT_REPORTS_PER_MINUTE": _Setting(600, _limit),
-    "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(60, _seconds),
-    "LOGOUT_TOKEN_MAX_AGE": _Setting(300, _seconds),
-    "LOGOUT_URL_BUILDER": _Setting("logout_sso.rp.logout_urls.OIDCLogoutURLBuilder", _class_path),
-    "MAX_SESSIONS_PER_APPLICATION": _Setting(1_000_000, _limit),
-    "MAX_SESSIONS_PER_USER": _Setting(50, _limit),
-    "ORGANIZATION_CLAIM": _Setting("org_id", _non_empty_string),
-    "ORGANIZATION_RESOLVER": _Setting("logout_sso.rp.resolvers.OrganizationResolver", _class_path),
-    "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting([], _url_list),
-    "PURGE_BATCH_SIZE": _Setting(1000, _limit),
-    "SESSION_RETENTION_DAYS": _Setting(30, _days),
-    "TRACKED_SESSION_MAX_AGE": _Setting(14 * 24 * 60 * 60, _long_seconds),
-    "TRUSTED_ISSUERS": _Setting([], _trusted_issuers),
+    "CACHE_ALIAS": _Setting(
+        "default",
+        _cache_alias,
+        help=(
+            "The cache (a key of `CACHES`) where logout_sso keeps organizations' policies (so a "
+            "request costs no query), the identity providers' discovery documents and keys "
+            "(JWKS), and the session API's counters (`LOGOUT_REPORTS_PER_MINUTE`, "
+            "`MAX_SESSIONS_PER_APPLICATION`). It must be shared by every web process and Celery "
+            "worker: django-redis, or Django's database cache."
+        ),
+    ),
+    "DELIVERY_ALLOW_PRIVATE_ADDRESSES": _Setting(
+        False,
+        _boolean,
+        help=(
+            "Allow the hub's connections to loopback, private and link-local addresses "
+            "(development and tests only)."
+        ),
+    ),
+    "DELIVERY_CA_BUNDLE": _Setting(
+        None,
+        _optional_file,
+        help=(
+            "Path of a PEM file of the certificate authorities the hub trusts for applications' "
+            "HTTPS, for applications certified by a private (company) authority; `None`: "
+            "certifi's bundle of public authorities. A certificate the hub cannot verify fails "
+            "the delivery at once, with libcurl's reason, and no request is sent."
+        ),
+    ),
+    "DELIVERY_CONCURRENCY": _Setting(
+        100,
+        _positive_int,
+        help=(
+            "Back-channel logouts one worker process sends at once (a batch: read or claimed, "
+            "signed, then sent together); its connection cache keeps four times as many "
+            "connections alive. From 1 to 1000."
+        ),
+    ),
+    "DELIVERY_CONNECT_TIMEOUT": _Setting(
+        3.05,
+        _timeout,
+        help=(
+            "Seconds to connect to an application (above 0, at most 60). A delivery's claim "
+            "lasts this plus `DELIVERY_READ_TIMEOUT` plus 5 s."
+        ),
+    ),
+    "DELIVERY_READ_TIMEOUT": _Setting(
+        5.0,
+        _timeout,
+        help=(
+            "Seconds for an application's answer, counted from when the request can be sent (a "
+            "kept-alive connection counts from at once). Above 0, at most 60."
+        ),
+    ),
+    "DELIVERY_TASKS_PER_EVENT": _Setting(
+        1,
+        _positive_int,
+        help=(
+            "How many tasks (so worker pool processes) share one large fan-out (20 deliveries "
+            "or more per task; decided when the fan-out is written, one claim and one message "
+            "per task): set it to the workers' pool size when fan-outs are large, since "
+            "preparing them is CPU-bound under the GIL. From 1 to 1000."
+        ),
+    ),
+    "END_SESSION_ENDPOINT": _Setting(
+        None,
+        _optional_url,
+        help=(
+            "The IdP's logout endpoint. `None`: the `end_session_endpoint` of the discovery "
+            "document of `OIDC_OP_ISSUER` (generic builder) or `<issuer>/oidc/logout` (Auth0 "
+            "builder; `<issuer>/v2/logout` for the v2 builder). " + _HTTPS_URL
+        ),
+    ),
+    "EVENT_RETENTION_DAYS": _Setting(
+        90,
+        _days,
+        help=(
+            "Days a finished logout event (`completed_at` set), with its deliveries, is kept "
+            "before `logout_sso.purge` deletes it. Pending events are never purged, whatever "
+            "their age. From 1 to 36500."
+        ),
+    ),
+    "EXEMPT_PATHS": _Setting(
+        [],
+        _string_list,
+        help=(
+            "Paths the session re-check never touches: path prefixes (starting with `/`, e.g. "
+            '`"/health/"`) or URL names. '
+            "logout_sso's own login, callback, logout and back-channel logout views, "
+            "`STATIC_URL` and `MEDIA_URL` are always exempt."
+        ),
+    ),
+    "HUB_API_CREDENTIAL": _Setting(
+        None,
+        _optional_string,
+        help=(
+            "Client mode: this application's API credential at the hub (printed once when the "
+            "hub registered the application or rotated its credential). Client mode is on when "
+            "both `HUB_URL` and this are set."
+        ),
+    ),
+    "HUB_ISSUER": _Setting(
+        None,
+        _optional_url,
+        help=(
+            "The hub's issuer URL, `iss` of the logout tokens it signs. Set it (with "
+            "`HUB_SIGNING_KEY`) to make this project a hub. " + _HTTPS_URL
+        ),
+    ),
+    "HUB_SIGNING_KEY": _Setting(
+        None,
+        _optional_pem,
+        help=(
+            "The hub's active private key, PEM (RSA: RS256, EC P-256: ES256). `None`: this "
+            "project is not a hub, and sends no back-channel logouts."
+        ),
+    ),
+    "HUB_SIGNING_KEYS_INACTIVE": _Setting(
+        [],
+        _pem_list,
+        help=(
+            "Private keys (PEM) whose public halves are still published at `/sso/jwks/`: the "
+            "next key before it becomes active, the last one after."
+        ),
+    ),
+    "HUB_URL": _Setting(
+        None,
+        _optional_url,
+        help=(
+            "Client mode: the hub's session API (`https://hub.example.com/sso/api/`). Client "
+            "mode is on when both this and `HUB_API_CREDENTIAL` are set. " + _HTTPS_URL
+        ),
+    ),
+    "LOGOUT_REPORTS_PER_MINUTE": _Setting(
+        600,
+        _limit,
+        help=(
+            "Logout reports one application may make through the session API per calendar "
+            "minute; beyond it, `429` with `Retry-After` (the seconds to the next minute). "
+            "From 1 to 100000000."
+        ),
+    ),
+    "LOGOUT_TOKEN_CLOCK_SKEW": _Setting(
+        60,
+        _seconds,
+        help=(
+            "Seconds a logout token's `iat` may be ahead of this server's clock, and its `exp` "
+            "behind it. From 0 to 86400."
+        ),
+    ),
+    "LOGOUT_TOKEN_MAX_AGE": _Setting(
+        300,
+        _seconds,
+        help=(
+            "Seconds after its `iat` a logout token is still accepted. Its `iss` and `jti` are "
+            "recorded with the logout it caused (`LogoutEvent.token_id`, kept "
+            "`EVENT_RETENTION_DAYS`), so a replay is refused. From 0 to 86400."
+        ),
+    ),
+    "LOGOUT_URL_BUILDER": _Setting(
+        "logout_sso.rp.logout_urls.OIDCLogoutURLBuilder",
+        _class_path,
+        help=(
+            "How the IdP's logout URL is built: `OIDCLogoutURLBuilder` (OpenID Connect "
+            "RP-Initiated Logout 1.0), `Auth0LogoutURLBuilder` (Auth0's `/oidc/logout`, with "
+            "`federated` when the policy says so) or `Auth0V2LogoutURLBuilder` (`/v2/logout`), "
+            "all in `logout_sso.rp.logout_urls`; or your own subclass (dotted path)."
+        ),
+    ),
+    "MAX_SESSIONS_PER_APPLICATION": _Setting(
+        1_000_000,
+        _limit,
+        help=(
+            "Live sessions the hub tracks for one application; a registration beyond it is "
+            "answered `429` (`Retry-After: 60`). Counted in the database at most once a "
+            "minute. From 1 to 100000000."
+        ),
+    ),
+    "MAX_SESSIONS_PER_USER": _Setting(
+        50,
+        _limit,
+        help=(
+            "Live sessions of one user (issuer and `sub`) in one application; a registration "
+            "beyond it is answered `429` (`Retry-After: 60`). It bounds one logout's fan-out: "
+            "an application that requires a `sid` gets one token per session. "
+            "From 1 to 100000000."
+        ),
+    ),
+    "ORGANIZATION_CLAIM": _Setting(
+        "org_id",
+        _non_empty_string,
+        help=(
+            "The ID token claim that names the user's organization at the IdP (Auth0 "
+            "Organizations: `org_id`)."
+        ),
+    ),
+    "ORGANIZATION_RESOLVER": _Setting(
+        "logout_sso.rp.resolvers.OrganizationResolver",
+        _class_path,
+        help=(
+            "The class that tells which organization a login is for. The default reads the "
+            "`organization` query parameter (slug or IdP organization id), then the domain of "
+            "`login_hint`/`email`, then the first label of the host name. Subclass it to do "
+            "otherwise (dotted path)."
+        ),
+    ),
+    "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting(
+        [],
+        _url_list,
+        help=(
+            "Post-logout redirect URLs allowed for every organization, besides each "
+            "organization's own list. Absolute `https` URLs (`http` only for loopback hosts), "
+            "no user name, no fragment."
+        ),
+    ),
+    "PURGE_BATCH_SIZE": _Setting(
+        1000,
+        _limit,
+        help=(
+            "Rows the purge deletes per statement, each batch its own short transaction, so no "
+            "table is locked for long. From 1 to 100000000."
+        ),
+    ),
+    "SESSION_RETENTION_DAYS": _Setting(
+        30,
+        _days,
+        help=(
+            "Days an ended tracked session (the hub's registry) is kept before "
+            "`logout_sso.purge` deletes it. Live sessions are never purged. From 1 to 36500."
+        ),
+    ),
+    "TRACKED_SESSION_MAX_AGE": _Setting(
+        14 * 24 * 60 * 60,
+        _long_seconds,
+        help=(
+            "Seconds a tracked session lives at most (default: 14 days): one registered "
+            "without `expires_at` expires then, a later `expires_at` is brought back to it. "
+            "From 60 to 31622400 (60 s to 366 days)."
+        ),
+    ),
+    "TRUSTED_ISSUERS": _Setting(
+        [],
+        _trusted_issuers,
+        help=(
+            "Issuers, beyond the project's own OpenID provider (`OIDC_OP_ISSUER`, audience "
+            "`OIDC_RP_CLIENT_ID`, keys at `OIDC_OP_JWKS_ENDPOINT`), whose back-channel logout "
+            "tokens are accepted: a list of objects with `issuer` (URL), `audience` (the client "
+            "id the tokens must name), optional `jwks_uri` (else discovered from the issuer), "
+            'optional `algorithms` (default `["RS256"]`; asymmetric algorithms only: `none` '
+            "and HMAC are never accepted) and optional `subject_issuer` (the issuer whose "
+            "`sub`/`sid` its tokens name: a logout_sso hub relays the IdP's)."
+        ),
+    ),
 }
 
 
