@@ -1,9 +1,10 @@
-# logout_sso: `make demo` runs the example project, `make test` runs the test suite.
+# logout_sso: `make demo` runs the example project, `make test` runs the test suite, `make docs`
+# builds the documentation.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format migrations-check benchmark bench tox clean
+.PHONY: demo test lint format migrations-check benchmark bench tox docs clean
 
 # One virtualenv; each extra is installed once, again only when pyproject.toml changes.
 $(VENV)/.installed-%: pyproject.toml
@@ -30,6 +31,10 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The documentation site (MkDocs, strict: a broken link or a missing page fails), into var/site/.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 # Speed lives here, not in the tests: results in benchmarks/results.json, docs/benchmarks.md.
 bench benchmark: $(VENV)/.installed-test

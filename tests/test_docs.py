@@ -1,5 +1,6 @@
-"""The documentation against the code: the settings reference is generated from
-``logout_sso.conf.SETTINGS`` (docs/hooks.py)."""
+"""The documentation site against the code: the settings reference is generated from
+``logout_sso.conf.SETTINGS`` (docs/hooks.py), and every check, signal, task, command and URL the
+package has is in its reference page. ``make docs`` builds the site itself (strict)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from celery import Task
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import get_commands
+from django.dispatch import Signal
+from django.urls import URLPattern
 
+from logout_sso import signals, tasks, urls
+from logout_sso.checks import Codes
 from logout_sso.conf import SETTINGS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +132,48 @@ def test_sphinx_roles_in_docstrings_become_links() -> None:
         "<code>log_out_user</code></autoref> and "
         '<autoref identifier="logout_sso.client.HubError" optional><code>HubError</code></autoref>'
     )
+
+
+def test_every_system_check_is_documented() -> None:
+    codes = {value for name, value in vars(Codes).items() if name.isupper()}
+    documented = set(re.findall(r"logout_sso\.[EW]\d{3}", page("reference/checks.md")))
+    assert documented == codes
+
+
+def test_every_signal_is_documented() -> None:
+    names = {name for name, value in vars(signals).items() if isinstance(value, Signal)}
+    text = page("reference/signals.md")
+    assert {name for name in names if f"logout_sso.signals.{name}" not in text} == set()
+
+
+def test_every_task_is_documented() -> None:
+    names = {value.name for value in vars(tasks).values() if isinstance(value, Task)}
+    assert names
+    text = page("reference/tasks.md")
+    assert {name for name in names if f"`{name}`" not in text} == set()
+
+
+def test_every_management_command_is_documented() -> None:
+    commands = {name for name, app in get_commands().items() if app == "logout_sso"}
+    assert commands
+    text = page("reference/commands.md")
+    assert {name for name in commands if f"`{name}`" not in text} == set()
+
+
+def test_every_url_is_documented() -> None:
+    names = {pattern.name for pattern in urls.urlpatterns if isinstance(pattern, URLPattern)}
+    text = page("reference/http.md")
+    assert {name for name in names if f"`{name}`" not in text} == set()
+
+
+def test_every_page_is_in_the_navigation() -> None:
+    nav = (REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    pages = {path.relative_to(DOCS).as_posix() for path in DOCS.rglob("*.md")}
+    assert {path for path in pages if f": {path}\n" not in nav} == set()
+
+
+def test_the_readme_links_into_the_docs() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(((?!https?://)[^)#]+)(?:#[^)]*)?\)", readme)
+    assert any(target.startswith("docs/") for target in targets)
+    assert [target for target in targets if not (REPO_ROOT / target).exists()] == []
