@@ -16,6 +16,8 @@ from django.utils.module_loading import import_string
 from logout_sso.conf import app_settings
 from logout_sso.models.organizations import LogoutPolicy
 
+__all__ = ["Codes", "Hints", "Messages"]
+
 PER_PROCESS_CACHES = frozenset(
     {
         "django.core.cache.backends.locmem.LocMemCache",
@@ -59,7 +61,7 @@ class Messages:
     CACHE_NOT_SHARED_WITH_WORKERS = (
         "The cache {alias!r} ({backend}) lives inside each process, but Celery workers are "
         "configured (CELERY_BROKER_URL): workers and web processes would not see each other's "
-        "policy changes or replayed logout tokens."
+        "policy changes, identity providers' keys or the session API's counts."
     )
     CACHE_NOT_SHARED = (
         "The cache {alias!r} ({backend}) lives inside each process: fine for one development "

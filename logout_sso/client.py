@@ -14,6 +14,8 @@ import requests
 
 from logout_sso.internal.untrusted import printable
 
+__all__ = ["HubClient", "HubError"]
+
 DEFAULT_TIMEOUT = (3.05, 10.0)
 
 

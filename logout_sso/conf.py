@@ -20,6 +20,8 @@ from django.utils.module_loading import import_string
 
 from logout_sso.internal.validators import validate_secure_url
 
+__all__ = ["AppSettings", "TrustedIssuer", "app_settings"]
+
 #: Signature algorithms a trusted issuer may use: asymmetric only, so that a public key can never
 #: be turned into an HMAC secret.
 ASYMMETRIC_ALGORITHMS = frozenset(

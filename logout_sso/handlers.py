@@ -25,6 +25,8 @@ from logout_sso.models.organizations import SLOMode
 from logout_sso.rp.internal import hub_membership
 from logout_sso.signals import logout_recorded, signed_in
 
+__all__ = ["connect_hub_handlers", "is_hub"]
+
 HUB_FAN_OUT = "logout_sso_hub_fan_out"
 
 

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+__all__ = [
+    "delivery_failed",
+    "logout_recorded",
+    "sessions_terminated",
+    "signed_in",
+    "tracked_sessions_expired",
+]
+
 #: Sent after the hub marked tracked sessions whose expiry passed as ended.
 #: Arguments: ``sender`` (the TrackedSession model), ``count`` (how many were ended).
 tracked_sessions_expired = Signal()

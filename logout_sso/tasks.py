@@ -20,6 +20,16 @@ from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
 from logout_sso.rp.internal import hub_membership
 
+__all__ = [
+    "close_expired_sessions",
+    "deliver_event",
+    "purge",
+    "register_session_at_hub",
+    "remove_session_at_hub",
+    "report_logout_to_hub",
+    "send_due_deliveries",
+]
+
 #: A retry due sooner than this is queued with a countdown (well under Redis' visibility
 #: timeout, so it never runs twice); later ones are left to the sweeper.
 SHORT_RETRY_SECONDS = 60

@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from django.db.models import QuerySet
 
+__all__ = ["ORGANIZATION_ADMINS_GROUP", "ensure_organization_admins_group"]
+
 ORGANIZATION_ADMINS_GROUP = "logout_sso organization admins"
 
 ORGANIZATION_ADMIN_PERMISSIONS = (

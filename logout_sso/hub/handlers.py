@@ -12,6 +12,8 @@ from logout_sso.internal.policies import get_policy
 from logout_sso.models import LogoutEvent
 from logout_sso.models.organizations import SLOMode
 
+__all__ = ["fan_out_for_logout_service"]
+
 
 def fan_out_for_logout_service(
     sender: type[LogoutEvent], event: LogoutEvent, **kwargs: Any

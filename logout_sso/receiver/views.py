@@ -18,6 +18,8 @@ from logout_sso.internal.untrusted import printable
 from logout_sso.receiver.internal.logouts import end_sessions_of
 from logout_sso.receiver.internal.tokens import InvalidLogoutToken, validate
 
+__all__ = ["BackchannelLogoutView"]
+
 logger = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -21,6 +21,8 @@ from logout_sso.models import Organization
 from logout_sso.rp.internal import oidc
 from logout_sso.rp.internal.state import LoginAttempt
 
+__all__ = ["LoginRejected", "OrganizationOIDCBackend"]
+
 logger = logging.getLogger(__name__)
 
 CLOCK_SKEW_SECONDS = 60

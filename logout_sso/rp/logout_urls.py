@@ -18,6 +18,14 @@ from logout_sso.conf import app_settings
 from logout_sso.internal.discovery import provider_metadata
 from logout_sso.rp.internal import oidc
 
+__all__ = [
+    "Auth0LogoutURLBuilder",
+    "Auth0V2LogoutURLBuilder",
+    "LogoutRequest",
+    "OIDCLogoutURLBuilder",
+    "logout_url",
+]
+
 
 @dataclass(frozen=True)
 class LogoutRequest:

@@ -31,6 +31,8 @@ from logout_sso.rp.internal.redirects import after_login_url
 from logout_sso.rp.internal.state import SignedIn
 from logout_sso.rp.views import login_url
 
+__all__ = ["REFRESH_HEADER", "ShortLivedSessionMiddleware"]
+
 REFRESH_HEADER = "X-Logout-SSO-Refresh-URL"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 OWN_URL_NAMES = (

@@ -12,6 +12,8 @@ from logout_sso.conf import app_settings
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import Organization
 
+__all__ = ["OrganizationResolver", "resolve_organization"]
+
 ORGANIZATION_PARAMETER = "organization"
 EMAIL_PARAMETERS = ("login_hint", "email")
 

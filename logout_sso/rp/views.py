@@ -33,6 +33,8 @@ from logout_sso.rp.logout_urls import LogoutRequest, logout_url
 from logout_sso.rp.resolvers import resolve_organization
 from logout_sso.signals import signed_in
 
+__all__ = ["CallbackView", "LoginView", "LogoutView"]
+
 logger = logging.getLogger(__name__)
 
 FAILED_SIGN_IN = "The sign-in could not be completed. Please try again."
