@@ -33,7 +33,7 @@ from logout_sso.models import Organization
 from logout_sso.rp.internal.state import SignedIn
 from logout_sso.rp.middleware import ShortLivedSessionMiddleware
 from tests.oidc_provider import Browser
-from tests.test_interop_rp import (  # noqa: F401 - fixtures
+from tests.rp.test_interop_rp import (  # noqa: F401 - fixtures
     TTL,
     clock,
     idp_calls,

@@ -1,6 +1,12 @@
-"""Shared fixtures: factories for organizations, applications and users.
+"""Fixtures of the whole suite: factories for organizations, applications and users, and
+``captured_signals``.
 
-Service fixtures (Redis, a Celery worker) live in ``tests/services.py`` and are registered here.
+The tests are grouped by role (``rp/``, ``receiver/``, ``hub/``, ``admin/``, ``example/``,
+``core/``), each directory with a ``conftest.py`` of the fixtures its modules share. Fixtures
+of support modules are registered here as plugins (pytest takes ``pytest_plugins`` only from
+this root conftest): the services (Redis, a Celery worker: ``tests/services.py``), the OpenID
+provider (``tests/oidc_provider.py``) and the hub's receivers, keys, settings and worker
+(``tests/hub_receivers.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.dispatch import Signal
 
 from logout_sso.admin.permissions import ensure_organization_admins_group
 from logout_sso.models import Application, Organization
 
-pytest_plugins = ["tests.services", "tests.oidc_provider"]
+pytest_plugins = ["tests.services", "tests.oidc_provider", "tests.hub_receivers"]
 
 #: Fixtures that start or reach a real service or process (Redis, a Celery worker, the OpenID
 #: provider on Node.js): a test that uses one, directly or through another fixture, is marked
@@ -85,3 +92,37 @@ def make_org_admin(db: None) -> Callable[..., User]:
         return user
 
     return make
+
+
+#: One list per signal given to ``captured_signals``: a dict per sending, of its ``sender`` and
+#: keyword arguments.
+Sent = list[dict[str, Any]]
+
+
+@pytest.fixture
+def captured_signals() -> Iterator[Callable[..., tuple[Sent, ...]]]:
+    """``recorded, terminated = captured_signals(logout_recorded, sessions_terminated)``: what
+    each signal is sent with from now until the end of the test, one list per signal. The
+    receivers are disconnected at teardown."""
+    connected: list[tuple[Signal, Callable[..., None]]] = []
+
+    def recorder(sent: Sent) -> Callable[..., None]:
+        def receive(sender: Any, **kwargs: Any) -> None:
+            kwargs.pop("signal", None)
+            sent.append({"sender": sender, **kwargs})
+
+        return receive
+
+    def capture(*signals: Signal) -> tuple[Sent, ...]:
+        captured: list[Sent] = []
+        for signal in signals:
+            sent: Sent = []
+            receive = recorder(sent)
+            signal.connect(receive, weak=False)
+            connected.append((signal, receive))
+            captured.append(sent)
+        return tuple(captured)
+
+    yield capture
+    for signal, receive in connected:
+        signal.disconnect(receive)

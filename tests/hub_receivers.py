@@ -1,9 +1,10 @@
 """Helpers for the hub's tests: scripted back-channel logout receivers on loopback, the hub's
 signing keys and settings, a server for its JWKS, token verification by two JOSE
-implementations, and a Celery worker process that runs with the hub's settings.
+implementations, a Celery worker process that runs with the hub's settings, and the
+"go" messages of recorded logouts held back.
 
-Its fixtures are offered to a test module by naming them there:
-``hub_settings = hub_receivers.hub_settings``.
+A plugin of the suite (``pytest_plugins`` of ``tests/conftest.py``): its fixtures are there for
+every test that names them.
 """
 
 from __future__ import annotations
@@ -13,26 +14,28 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.test import RequestFactory, override_settings
 from django.urls import resolve, reverse
+from django.utils import timezone
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from logout_sso.models import Application, Organization, TrackedSession
+from logout_sso import tasks
+from logout_sso.models import Application, Delivery, Organization, TrackedSession
 from logout_sso.receiver.internal.tokens import LogoutToken, validate
 from tests.celery_app import app as celery_app
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
+from tests.pem import ec_private_key_pem, rsa_private_key_pem
 from tests.services import database_name, free_port, running_worker, wait_for
 
 HUB_ISSUER = "https://hub.example.com/"
@@ -240,22 +243,6 @@ def hub_jwks() -> Iterator[JsonServer]:
 # --- Keys and settings -----------------------------------------------------------------------
 
 
-def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def rsa_private_key_pem() -> str:
-    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-
-
-def ec_private_key_pem() -> str:
-    return _pem(ec.generate_private_key(ec.SECP256R1()))
-
-
 @pytest.fixture(scope="session")
 def hub_rsa_pem() -> str:
     """The hub's RSA signing key (PEM) for the test session."""
@@ -379,6 +366,49 @@ def track_session(
         session_id=session_id or f"{application.name}-{uuid.uuid4().hex[:8]}",
         expires_at=expires_at,
     )
+
+
+@dataclass
+class Tenants:
+    acme: Organization
+    globex: Organization
+    wiki: Application  # acme's; the application calling the API in most tests
+    wiki_credential: str
+    billing: Application  # acme's
+    billing_credential: str
+    crm: Application  # globex's
+    crm_credential: str
+
+
+# --- The "go" messages of recorded logouts ----------------------------------------------------
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The events whose delivery was queued (``deliver_event.delay``), instead of sending (no
+    broker needed)."""
+    events: list[int] = []
+    monkeypatch.setattr(
+        tasks.deliver_event, "delay", lambda event_id, claim="": events.append(event_id)
+    )
+    return events
+
+
+def claims_run_out(claims: list[str]) -> None:
+    """Time passes until the leases of these claims are over (nobody renewed them)."""
+    Delivery.objects.filter(claim__in=claims).update(next_attempt_at=timezone.now())
+
+
+@contextmanager
+def messages_lost(monkeypatch: pytest.MonkeyPatch, *, run_out: bool = True) -> Iterator[list[str]]:
+    """Within: the "go" messages of recorded logouts never reach any worker (yields the claims
+    they carried); on leaving, those claims' leases are over, unless not ``run_out``."""
+    claims: list[str] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.deliver_event, "delay", lambda event_id, claim: claims.append(claim))
+        yield claims
+    if run_out:
+        claims_run_out(claims)
 
 
 # --- A Celery worker with the hub's settings -------------------------------------------------

@@ -35,6 +35,11 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 JWKS_PATH = "/jwks"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TOKEN_LIFETIME = 120
+#: How the receiver's tests trust the key server (``trust`` of ``tests/receiver/conftest.py``):
+#: with these algorithms unless a test says otherwise, this clock skew and maximum token age.
+ALL_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+SKEW = 60
+MAX_AGE = 300
 
 
 class _Delete:

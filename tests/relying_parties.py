@@ -21,6 +21,17 @@ import requests
 from tests.services import REPO_ROOT, wait_for
 
 START_SECONDS = 60.0
+#: Inherited variables that would configure the example project (by prefix): the example
+#: project's tests remove them, and each test sets its own.
+CONFIG_PREFIXES = (
+    "DJANGO_",
+    "OIDC_",
+    "LOGOUT_SSO_",
+    "REDIS_URL",
+    "DATABASE_URL",
+    "EXAMPLE_VAR_DIR",
+    "CELERY_",
+)
 
 
 @dataclass(frozen=True)

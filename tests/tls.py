@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.pem import pkcs8_pem
+
 
 @dataclass(frozen=True)
 class Certificate:
@@ -51,11 +53,5 @@ def self_signed_certificate(directory: Path) -> Certificate:
     )
     path, key_path = directory / "certificate.pem", directory / "key.pem"
     path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_path.write_text(pkcs8_pem(key), encoding="ascii")
     return Certificate(path, key_path)

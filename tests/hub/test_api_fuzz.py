@@ -47,17 +47,12 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from logout_sso import tasks
 from logout_sso.internal.session_index import index_session
 from logout_sso.models import EmailDomain, LocalSession, LogoutEvent, Organization, TrackedSession
-from tests import hub_receivers, test_hub_api
-from tests.hub_receivers import IDP_ISSUER, track_session
+from tests.hub_receivers import IDP_ISSUER, Tenants, track_session
 from tests.receiver_keys import AUDIENCE, ED25519_KEY, EVENT, KeyServer
-from tests.test_hub_api import Tenants
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-tenants = test_hub_api.tenants
 
 pytestmark = pytest.mark.usefixtures("hub_settings")
 
@@ -397,8 +392,8 @@ def logout_events() -> int:
 
 @dataclass
 class World:
-    """The tenants of test_hub_api, each with live sessions, and a logout event each (reported
-    by wiki, acme's, and crm, globex's)."""
+    """The ``tenants`` of tests/hub/conftest.py, each with live sessions, and a logout event each
+    (reported by wiki, acme's, and crm, globex's)."""
 
     tenants: Tenants
     initech: Organization

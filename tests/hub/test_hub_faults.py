@@ -41,7 +41,6 @@ from logout_sso.hub.internal import sender
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Delivery, LogoutPolicy, Organization
 from logout_sso.models.events import DeliveryState, Initiator
-from tests import hub_receivers
 from tests.celery_app import app as celery_app
 from tests.hub_receivers import (
     IDP_ISSUER,
@@ -66,10 +65,6 @@ from tests.services import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-hub_jwks = hub_receivers.hub_jwks
-receivers = hub_receivers.receivers
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 1.0

@@ -556,19 +556,8 @@ def test_same_session_id_in_another_application_is_fine(crm, make_application):
     other.full_clean()
 
 
-@pytest.fixture
-def expired_signals():
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append((sender, kwargs["count"]))
-
-    tracked_sessions_expired.connect(receiver, weak=False)
-    yield received
-    tracked_sessions_expired.disconnect(receiver)
-
-
-def test_close_expired_sessions_ends_only_expired_live_sessions(crm, expired_signals):
+def test_close_expired_sessions_ends_only_expired_live_sessions(crm, captured_signals):
+    [expired_signals] = captured_signals(tracked_sessions_expired)
     application, organization = crm
     now = timezone.now()
     expired = [
@@ -598,20 +587,22 @@ def test_close_expired_sessions_ends_only_expired_live_sessions(crm, expired_sig
     ended_before = already_ended.ended_at
     already_ended.refresh_from_db()
     assert (already_ended.ended_at, already_ended.end_reason) == (ended_before, "logout")
-    assert expired_signals == [(TrackedSession, 2)]
+    assert expired_signals == [{"sender": TrackedSession, "count": 2}]
     assert set(TrackedSession.objects.live()) == {future, no_expiry}
 
 
-def test_close_expired_sessions_twice_ends_nothing_more(crm, expired_signals):
+def test_close_expired_sessions_twice_ends_nothing_more(crm, captured_signals):
+    [expired_signals] = captured_signals(tracked_sessions_expired)
     application, organization = crm
     make_session(application, organization, "s1", expires_at=timezone.now() - timedelta(1))
     assert close_expired_sessions() == 1
 
     assert close_expired_sessions() == 0
-    assert expired_signals == [(TrackedSession, 1)]
+    assert expired_signals == [{"sender": TrackedSession, "count": 1}]
 
 
-def test_close_expired_sessions_without_any_sends_no_signal(crm, expired_signals):
+def test_close_expired_sessions_without_any_sends_no_signal(crm, captured_signals):
+    [expired_signals] = captured_signals(tracked_sessions_expired)
     application, organization = crm
     make_session(application, organization, "s1", expires_at=timezone.now() + timedelta(1))
 

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from example_project import env, topology
 from example_project.runner import Service
 from example_project.topology import Site
+from tests.relying_parties import CONFIG_PREFIXES
 from tests.services import free_port, wait_for
-from tests.test_example_project import CONFIG_PREFIXES
 
 CREDENTIAL = "lsso_demo_credential-for-the-tests"
 SUB = "bob@globex.example"

@@ -21,21 +21,15 @@ from joserfc.jwk import import_key
 from logout_sso.hub.internal.keys import published_jwks
 from logout_sso.hub.internal.tokens import sign_logout_token
 from logout_sso.receiver.internal.tokens import InvalidLogoutToken
-from tests import hub_receivers
 from tests.hub_receivers import (
     BACKCHANNEL_LOGOUT_EVENT,
     HUB_ISSUER,
     IDP_ISSUER,
     decode_with_joserfc,
     hub_logout_sso,
-    rsa_private_key_pem,
     validate_as_receiver,
 )
-
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-hub_ec_pem = hub_receivers.hub_ec_pem
-hub_jwks = hub_receivers.hub_jwks
+from tests.pem import pkcs8_pem, rsa_private_key_pem
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth"}
 
@@ -290,23 +284,6 @@ def test_ec_p256_key_signs_es256_tokens_that_both_implementations_accept(
 # --- Bad keys --------------------------------------------------------------------------------
 
 
-def unsupported_pem(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def encrypted_pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"passphrase"),
-    ).decode()
-
-
 GARBLED_PEM = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
 
 
@@ -315,12 +292,19 @@ GARBLED_PEM = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY--
     [
         pytest.param("not a key", "HUB_SIGNING_KEY", id="not-pem"),
         pytest.param(GARBLED_PEM, "HUB_SIGNING_KEY", id="garbled"),
-        pytest.param(encrypted_pem(), "HUB_SIGNING_KEY", id="encrypted"),
         pytest.param(
-            unsupported_pem(ec.generate_private_key(ec.SECP384R1())), "RSA or EC P-256", id="p384"
+            pkcs8_pem(
+                rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                passphrase=b"passphrase",
+            ),
+            "HUB_SIGNING_KEY",
+            id="encrypted",
         ),
         pytest.param(
-            unsupported_pem(ed25519.Ed25519PrivateKey.generate()), "RSA or EC P-256", id="ed25519"
+            pkcs8_pem(ec.generate_private_key(ec.SECP384R1())), "RSA or EC P-256", id="p384"
+        ),
+        pytest.param(
+            pkcs8_pem(ed25519.Ed25519PrivateKey.generate()), "RSA or EC P-256", id="ed25519"
         ),
     ],
 )

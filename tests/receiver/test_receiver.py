@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -30,10 +30,12 @@ from tests.receiver_keys import (
     EC_KEY,
     ED25519_KEY,
     EVENT,
+    MAX_AGE,
     OTHER_RSA_KEY,
     ROTATED_RSA_KEY,
     RSA_KEY,
     RSA_KEY_WITHOUT_ALG,
+    SKEW,
     KeyServer,
     b64url,
     b64url_decode,
@@ -50,43 +52,11 @@ if TYPE_CHECKING:
 URL = "/sso/backchannel-logout/"
 FORM = "application/x-www-form-urlencoded"
 OTHER_ISSUER = "https://other-idp.example.com/"
-ALL_ALGORITHMS = ("RS256", "ES256", "EdDSA")
-SKEW = 60
-MAX_AGE = 300
 
 Tokens = Callable[[KeyServer], list[str]]
 
 
-# --- fixtures and helpers -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[KeyServer]:
-    server = KeyServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def trust(settings: Any, server: KeyServer) -> Callable[..., None]:
-    """Trust the key server's issuer (with these algorithms, by ``jwks_uri`` or discovery)."""
-
-    def configure(*, algorithms: tuple[str, ...] = ALL_ALGORITHMS, jwks_uri: bool = True) -> None:
-        issuer: dict[str, Any] = {
-            "issuer": server.issuer,
-            "audience": AUDIENCE,
-            "algorithms": list(algorithms),
-        }
-        if jwks_uri:
-            issuer["jwks_uri"] = server.jwks_url
-        settings.LOGOUT_SSO = {
-            "TRUSTED_ISSUERS": [issuer],
-            "LOGOUT_TOKEN_CLOCK_SKEW": SKEW,
-            "LOGOUT_TOKEN_MAX_AGE": MAX_AGE,
-        }
-
-    configure()
-    return configure
+# --- fixtures and helpers (``server`` and ``trust``: tests/receiver/conftest.py) ----------------
 
 
 def sign_in(
@@ -747,30 +717,6 @@ def test_discovery_down_is_503(trust, server, users):
 # --- effects: the event, the signals, the index -------------------------------------------------
 
 
-@pytest.fixture
-def terminated() -> Iterator[list[dict[str, Any]]]:
-    calls: list[dict[str, Any]] = []
-
-    def receive(sender: type[LogoutEvent], **kwargs: Any) -> None:
-        calls.append({key: value for key, value in kwargs.items() if key != "signal"})
-
-    sessions_terminated.connect(receive, dispatch_uid="test_receiver")
-    yield calls
-    sessions_terminated.disconnect(dispatch_uid="test_receiver")
-
-
-@pytest.fixture
-def recorded() -> Iterator[list[LogoutEvent]]:
-    events: list[LogoutEvent] = []
-
-    def receive(sender: type[LogoutEvent], event: LogoutEvent, **kwargs: Any) -> None:
-        events.append(event)
-
-    logout_recorded.connect(receive, dispatch_uid="test_receiver")
-    yield events
-    logout_recorded.disconnect(dispatch_uid="test_receiver")
-
-
 @pytest.mark.django_db
 def test_a_logout_event_is_recorded(trust, server, users, acme):
     assert_accepted(post(server.token()))
@@ -805,27 +751,37 @@ def test_sessions_of_several_organizations_record_no_organization(
 
 
 @pytest.mark.django_db
-def test_sessions_terminated_is_sent(trust, server, users, terminated):
+def test_sessions_terminated_is_sent(trust, server, users, captured_signals):
+    [terminated] = captured_signals(sessions_terminated)
+
     assert_accepted(post(server.token()))
     assert_accepted(post(server.token({"sid": DELETE, "sub": "bob"})))
 
     assert terminated == [
-        {"issuer": server.issuer, "sub": "alice", "sid": "sid-a", "count": 1},
-        {"issuer": server.issuer, "sub": "bob", "sid": "", "count": 1},
+        {
+            "sender": LogoutEvent,
+            "issuer": server.issuer,
+            "sub": "alice",
+            "sid": "sid-a",
+            "count": 1,
+        },
+        {"sender": LogoutEvent, "issuer": server.issuer, "sub": "bob", "sid": "", "count": 1},
     ]
 
 
 @pytest.mark.django_db
-def test_logout_recorded_is_sent_with_the_event(trust, server, users, recorded):
+def test_logout_recorded_is_sent_with_the_event(trust, server, users, captured_signals):
+    [recorded] = captured_signals(logout_recorded)
+
     assert_accepted(post(server.token()))
 
-    assert recorded == [LogoutEvent.objects.get()]
+    assert [sent["event"] for sent in recorded] == [LogoutEvent.objects.get()]
 
 
 @pytest.mark.django_db
-def test_nothing_is_recorded_or_sent_for_a_refused_token(
-    trust, server, users, terminated, recorded
-):
+def test_nothing_is_recorded_or_sent_for_a_refused_token(trust, server, users, captured_signals):
+    terminated, recorded = captured_signals(sessions_terminated, logout_recorded)
+
     assert_refused(post(server.token({"nonce": "n"})))
 
     assert (terminated, recorded, LogoutEvent.objects.count()) == ([], [], 0)

@@ -14,16 +14,6 @@ IDP = "https://idp.example.com/"
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """Event ids whose delivery task was queued (no broker needed here)."""
-    ids: list[int] = []
-    monkeypatch.setattr(
-        "logout_sso.tasks.deliver_event.delay", lambda event_id, claim="": ids.append(event_id)
-    )
-    return ids
-
-
-@pytest.fixture
 def world(make_organization, make_application):
     acme, globex = make_organization("acme"), make_organization("globex")
     wiki = make_application("wiki", acme, globex)

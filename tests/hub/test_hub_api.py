@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,41 +10,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from logout_sso import tasks
 from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
-from tests import hub_receivers
 from tests.hub_receivers import IDP_ISSUER, register_application, track_session
 
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-
 pytestmark = pytest.mark.usefixtures("hub_settings")
-
-
-@dataclass
-class Tenants:
-    acme: Organization
-    globex: Organization
-    wiki: Application  # acme's; the application calling the API in most tests
-    wiki_credential: str
-    billing: Application  # acme's
-    billing_credential: str
-    crm: Application  # globex's
-    crm_credential: str
-
-
-@pytest.fixture
-def tenants(db: None) -> Tenants:
-    acme = Organization.objects.create(slug="acme", name="Acme", idp_organization_id="org_acme")
-    globex = Organization.objects.create(slug="globex", name="Globex")
-    wiki, wiki_credential = register_application("wiki", acme, uri="https://wiki.example.com/bcl")
-    billing, billing_credential = register_application(
-        "billing", acme, uri="https://billing.example.com/bcl"
-    )
-    crm, crm_credential = register_application("crm", globex, uri="https://crm.example.com/bcl")
-    return Tenants(
-        acme, globex, wiki, wiki_credential, billing, billing_credential, crm, crm_credential
-    )
 
 
 def call(
@@ -81,16 +49,6 @@ def assert_error(response: Any, status: int, *, mentions: str = "") -> dict[str,
     assert body["error"]
     assert mentions in body["error_description"]
     return body
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The events whose delivery was queued (``deliver_event.delay``), instead of sending."""
-    events: list[int] = []
-    monkeypatch.setattr(
-        tasks.deliver_event, "delay", lambda event_id, claim="": events.append(event_id)
-    )
-    return events
 
 
 # --- Registering sessions --------------------------------------------------------------------

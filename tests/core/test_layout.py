@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +19,11 @@ import pytest
 from logout_sso import api
 from logout_sso.handlers import HUB_FAN_OUT
 from logout_sso.signals import logout_recorded
-from tests.hub_receivers import rsa_private_key_pem
+from tests.pem import rsa_private_key_pem
+from tests.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration  # a fresh Python process per test
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 HUB_MACHINERY = ("pycurl", "logout_sso.hub.internal.sender", "logout_sso.hub.internal.transport")
 
 PROBE = """

@@ -30,7 +30,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from trove_classifiers import classifiers as known_classifiers
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.services import REPO_ROOT as ROOT
+
 PACKAGE = "logout_sso"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]

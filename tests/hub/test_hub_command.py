@@ -12,12 +12,7 @@ from django.utils import timezone
 
 from logout_sso.models import Application, Delivery, LogoutEvent
 from logout_sso.models.events import Initiator
-from tests import hub_receivers
 from tests.hub_receivers import IDP_ISSUER, register_application
-
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-receivers = hub_receivers.receivers
 
 URI = "https://wiki.example.com/sso/backchannel-logout/"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -19,8 +18,8 @@ from django.urls import URLPattern
 from logout_sso import signals, tasks, urls
 from logout_sso.checks import Codes
 from logout_sso.conf import SETTINGS
+from tests.services import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"
 #: "From 1 to 1000": the range a help text states, which its parser must enforce.
 STATED_RANGE = re.compile(r"From ([\d]+) to ([\d]+)")

@@ -17,13 +17,8 @@ from logout_sso.hub.internal import sender
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Delivery, LogoutEvent, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator
-from tests import hub_receivers
 from tests.hub_receivers import Receiver
 from tests.services import at_once
-
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-receivers = hub_receivers.receivers
 
 
 @pytest.fixture

@@ -42,7 +42,6 @@ from logout_sso.internal.discovery import (
 from logout_sso.rp.backend import LoginRejected, OrganizationOIDCBackend
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.receiver_keys import (
-    AUDIENCE,
     DISCOVERY_PATH,
     JWKS_PATH,
     OTHER_RSA_KEY,
@@ -67,28 +66,7 @@ WAIT = 10.0
 JWKS_BODY = json.dumps({"keys": [RSA_KEY.jwk()]}).encode()
 
 
-# --- fixtures and helpers -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[KeyServer]:
-    server = KeyServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def trust(settings: Any, server: KeyServer) -> Callable[..., None]:
-    """Trust the key server's issuer, its keys at its ``jwks_uri`` or found by discovery."""
-
-    def configure(*, jwks_uri: bool = True) -> None:
-        issuer: dict[str, Any] = {"issuer": server.issuer, "audience": AUDIENCE}
-        if jwks_uri:
-            issuer["jwks_uri"] = server.jwks_url
-        settings.LOGOUT_SSO = {"TRUSTED_ISSUERS": [issuer]}
-
-    configure()
-    return configure
+# --- fixtures and helpers (``server`` and ``trust``: tests/receiver/conftest.py) ----------------
 
 
 def post(token: str) -> Response:

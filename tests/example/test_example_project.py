@@ -28,21 +28,11 @@ from example_project import env, runner
 from example_project.demo import seed
 from example_project.runner import Runner, Service
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
-from tests.services import free_port, wait_for
+from tests.relying_parties import CONFIG_PREFIXES
+from tests.services import REPO_ROOT, free_port, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SUBPROCESS_TIMEOUT = 120
 STARTUP_SECONDS = 30.0
-# Inherited variables that would configure the example project; each test sets its own.
-CONFIG_PREFIXES = (
-    "DJANGO_",
-    "OIDC_",
-    "LOGOUT_SSO_",
-    "REDIS_URL",
-    "DATABASE_URL",
-    "EXAMPLE_VAR_DIR",
-    "CELERY_",
-)
 REDIS_URL = "redis://127.0.0.1:6379/15"
 TRUSTED_ISSUERS = [{"issuer": "https://idp.example.com/", "audience": "crm-client"}]
 OIDC_ENDPOINTS = {

@@ -4,7 +4,6 @@ user is sent afterwards per the organization's policy, and the IdP logout URL bu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -62,18 +61,6 @@ def split(url: str) -> tuple[str, dict[str, list[str]]]:
         f"{parts.scheme}://{parts.netloc}{parts.path}",
         parse_qs(parts.query, keep_blank_values=True),
     )
-
-
-@pytest.fixture
-def recorded() -> Iterator[list[LogoutEvent]]:
-    events: list[LogoutEvent] = []
-
-    def receive(sender: type[LogoutEvent], event: LogoutEvent, **kwargs: object) -> None:
-        events.append(event)
-
-    logout_recorded.connect(receive, dispatch_uid="test_rp_logout")
-    yield events
-    logout_recorded.disconnect(dispatch_uid="test_rp_logout")
 
 
 # --- the confirmation page and CSRF -------------------------------------------------------------
@@ -308,7 +295,9 @@ def test_the_configured_builder_makes_the_idp_logout_url(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("slo_mode", ["none", "short_lived_tokens", "logout_service"])
-def test_every_logout_is_recorded_and_announced(client, acme, recorded, slo_mode):
+def test_every_logout_is_recorded_and_announced(client, acme, captured_signals, slo_mode):
+    [recorded] = captured_signals(logout_recorded)
+
     set_policy(acme, slo_mode=slo_mode)
     session_key = sign_in(client, acme)
     user = User.objects.get(username="alice")
@@ -323,7 +312,7 @@ def test_every_logout_is_recorded_and_announced(client, acme, recorded, slo_mode
     assert event.sessions_ended == 1
     assert event.outcome == "completed"
     assert event.completed_at is not None
-    assert recorded == [event]
+    assert [sent["event"] for sent in recorded] == [event]
     assert not LocalSession.objects.filter(session_key=session_key).exists()
 
 
@@ -341,7 +330,9 @@ def test_a_logout_ends_only_this_session(acme):
 
 
 @pytest.mark.django_db
-def test_a_user_signed_in_with_a_password_is_logged_out_without_an_event(client, recorded):
+def test_a_user_signed_in_with_a_password_is_logged_out_without_an_event(client, captured_signals):
+    [recorded] = captured_signals(logout_recorded)
+
     client.force_login(User.objects.create_user("admin", password="pw", is_staff=True))
 
     location = log_out(client)
@@ -360,7 +351,9 @@ def test_a_user_signed_in_with_a_password_may_go_to_a_local_next(client):
 
 
 @pytest.mark.django_db
-def test_an_anonymous_logout_just_lands_on_the_default(client, recorded):
+def test_an_anonymous_logout_just_lands_on_the_default(client, captured_signals):
+    [recorded] = captured_signals(logout_recorded)
+
     assert log_out(client, "//evil.com") == DEFAULT_AFTER_LOGOUT
     assert recorded == []
 
@@ -375,7 +368,9 @@ def test_deleting_an_organization_signs_its_users_out(client, acme):
     assert not LocalSession.objects.exists()
 
 
-def test_a_user_of_a_deleted_organization_can_log_out(client, acme, recorded):
+def test_a_user_of_a_deleted_organization_can_log_out(client, acme, captured_signals):
+    [recorded] = captured_signals(logout_recorded)
+
     session_key = sign_in(client, acme)
     LocalSession.objects.filter(session_key=session_key).delete()  # A session not indexed.
     acme.delete()
@@ -386,7 +381,7 @@ def test_a_user_of_a_deleted_organization_can_log_out(client, acme, recorded):
     assert not is_signed_in(client)
     event = LogoutEvent.objects.get()
     assert (event.organization, event.sub, event.sid) == (None, "u1", "s1")
-    assert recorded == [event]
+    assert [sent["event"] for sent in recorded] == [event]
 
 
 # --- the logout URL builders --------------------------------------------------------------------

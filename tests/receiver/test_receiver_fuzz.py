@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from hypothesis import HealthCheck, assume, given, settings
@@ -48,29 +47,12 @@ FUZZ = settings(
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 KNOWN_CLAIMS = {"iss", "aud", "iat", "exp", "jti", "sid", "sub", "events", "nonce", "nbf"}
 
-pytestmark = pytest.mark.django_db
+#: The key server (``server``) is trusted (``trust``), with RS256, ES256 and EdDSA: both from
+#: tests/receiver/conftest.py.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust")]
 
 
 # --- the receiver, a victim, and a check after each example -------------------------------------
-
-
-@pytest.fixture
-def server(settings: Any) -> Iterator[KeyServer]:
-    server = KeyServer()
-    settings.LOGOUT_SSO = {
-        "TRUSTED_ISSUERS": [
-            {
-                "issuer": server.issuer,
-                "audience": AUDIENCE,
-                "jwks_uri": server.jwks_url,
-                "algorithms": ["RS256", "ES256", "EdDSA"],
-            }
-        ]
-    }
-    cache.clear()
-    yield server
-    server.stop()
-    cache.clear()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import format_datetime
@@ -45,16 +44,17 @@ from logout_sso.models import (
 )
 from logout_sso.models.events import Initiator
 from logout_sso.signals import delivery_failed
-from tests import hub_receivers
 from tests.hub_receivers import (
     BACKCHANNEL_LOGOUT_EVENT,
     IDP_ISSUER,
     Answer,
     JsonServer,
     Receiver,
+    claims_run_out,
     decode_with_joserfc,
     hub_jwks_document,
     hub_policy,
+    messages_lost,
     register_application,
     slow,
     too_many_requests,
@@ -63,13 +63,6 @@ from tests.hub_receivers import (
 )
 from tests.loopback import IncomingRequest, LoopbackServer, Reply
 from tests.services import at_once, wait_for
-
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-hub_jwks = hub_receivers.hub_jwks
-receivers = hub_receivers.receivers
-hub_worker_process = hub_receivers.hub_worker_process
-hub_worker = hub_receivers.hub_worker
 
 SETTLE_SECONDS = 30
 
@@ -133,23 +126,6 @@ def settled(event_id: int, timeout: float = SETTLE_SECONDS) -> LogoutEvent:
 
 def delivery_to(application: Application) -> Delivery:
     return Delivery.objects.get(application=application)
-
-
-def claims_run_out(claims: list[str]) -> None:
-    """Time passes until the leases of these claims are over (nobody renewed them)."""
-    Delivery.objects.filter(claim__in=claims).update(next_attempt_at=timezone.now())
-
-
-@contextmanager
-def messages_lost(monkeypatch: pytest.MonkeyPatch, *, run_out: bool = True) -> Iterator[list[str]]:
-    """Within: the "go" messages of recorded logouts never reach any worker (yields the claims
-    they carried); on leaving, those claims' leases are over, unless not ``run_out``."""
-    claims: list[str] = []
-    with monkeypatch.context() as patch:
-        patch.setattr(tasks.deliver_event, "delay", lambda event_id, claim: claims.append(claim))
-        yield claims
-    if run_out:
-        claims_run_out(claims)
 
 
 def record_user_logout(organization: Organization) -> LogoutEvent:
@@ -515,26 +491,19 @@ def test_a_message_that_comes_after_the_sweeper_took_its_deliveries_sends_nothin
 
 @pytest.mark.django_db(transaction=True)
 def test_a_delivery_that_fails_for_good_is_logged_and_signalled(
-    hub, receivers, monkeypatch, caplog
+    hub, receivers, monkeypatch, caplog, captured_signals
 ):
     billing = hub.application("billing", receivers([Answer(status=400, body="unknown client")]))
     hub.application("wiki", receivers([Answer(status=503)]))  # Retried later: not a failure.
-    failures: list[tuple[Application, dict[str, Any]]] = []
-
-    def on_failure(sender: type[Delivery], delivery: Delivery, **details: Any) -> None:
-        failures.append((delivery.application, details))
 
     with messages_lost(monkeypatch):
         event = record_user_logout(hub.acme)
-    delivery_failed.connect(on_failure)
-    try:
-        with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
-            assert sender.send_due() == 0
-    finally:
-        delivery_failed.disconnect(on_failure)
+    [failures] = captured_signals(delivery_failed)
+    with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
+        assert sender.send_due() == 0
 
-    [(application, details)] = failures
-    assert application == billing
+    [details] = failures
+    assert (details["sender"], details["delivery"].application) == (Delivery, billing)
     assert (details["attempts"], details["last_status"], details["last_error"]) == (
         1,
         400,
@@ -548,7 +517,7 @@ def test_a_delivery_that_fails_for_good_is_logged_and_signalled(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_of_a_logout_deleted_meanwhile_is_logged_without_a_signal(
-    hub, monkeypatch, caplog
+    hub, monkeypatch, caplog, captured_signals
 ):
     def refuse_after_the_event_is_deleted(request: IncomingRequest) -> Reply:
         try:  # An admin deletes the logout event while its delivery is in flight.
@@ -557,21 +526,13 @@ def test_a_failure_of_a_logout_deleted_meanwhile_is_logged_without_a_signal(
             connection.close()
         return Reply(400, body=b"unknown client")
 
-    failures: list[Delivery] = []
-
-    def on_failure(sender: type[Delivery], delivery: Delivery, **details: Any) -> None:
-        failures.append(delivery)
-
     with LoopbackServer(refuse_after_the_event_is_deleted) as server:
         hub.application("billing", f"{server.url}/bcl")
         with messages_lost(monkeypatch):
             record_user_logout(hub.acme)
-        delivery_failed.connect(on_failure)
-        try:
-            with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
-                assert sender.send_due() == 0
-        finally:
-            delivery_failed.disconnect(on_failure)
+        [failures] = captured_signals(delivery_failed)
+        with caplog.at_level("WARNING", logger="logout_sso.hub.internal.sender"):
+            assert sender.send_due() == 0
 
     assert failures == []
     assert [message.split(" (event")[0] for message in caplog.messages] == [

@@ -19,15 +19,16 @@ from logout_sso.hub.internal import sender, transport
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Delivery, Organization
 from logout_sso.models.events import Initiator
-from tests import hub_receivers
-from tests.hub_receivers import IDP_ISSUER, Answer, hub_policy, register_application
+from tests.hub_receivers import (
+    IDP_ISSUER,
+    Answer,
+    hub_policy,
+    messages_lost,
+    register_application,
+    track_session,
+)
 from tests.loopback import LoopbackServer, Reply
-from tests.test_hub_delivery import messages_lost
 from tests.tls import Certificate, self_signed_certificate
-
-hub_settings = hub_receivers.hub_settings
-hub_rsa_pem = hub_receivers.hub_rsa_pem
-receivers = hub_receivers.receivers
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def acme(hub_settings: Any, db: None) -> Organization:
 
 def signed_in_at(acme: Organization, uri: str) -> Application:
     application, _ = register_application("wiki", acme, uri=uri)
-    hub_receivers.track_session(application, acme, "user-1")
+    track_session(application, acme, "user-1")
     return application
 
 
@@ -169,7 +170,7 @@ def test_no_more_than_the_delivery_concurrency_are_sent_at_once(
     receiver = receivers([Answer(delay=0.3)])  # Five applications behind one endpoint.
     for number in range(5):
         application, _ = register_application(f"app-{number}", acme, uri=receiver.url)
-        hub_receivers.track_session(application, acme, "user-1")
+        track_session(application, acme, "user-1")
     with messages_lost(monkeypatch):
         record_logout(initiator=Initiator.API, issuer=IDP_ISSUER, sub="user-1", organization=acme)
 
