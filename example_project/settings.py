@@ -75,6 +75,10 @@ DATABASES = {
         conn_max_age=60,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web processes and workers write at once: a transaction takes the write lock when it
+    # begins, else one that read first is refused ("database is locked") whatever the timeout.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _services = env.cache_and_broker_settings(os.environ.get("REDIS_URL"), VAR_DIR)

@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def empty_cache() -> Iterator[None]:
-    """The per-process test cache holds policies, JWKS and seen jti: nothing may leak from one
+    """The per-process test cache holds policies, JWKS and limits: nothing may leak from one
     test to the next (primary keys are reused after a rollback)."""
     cache.clear()
     yield

@@ -70,6 +70,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    #: socketserver's default backlog is 5: a fan-out opening dozens of connections at once
+    #: would see SYNs dropped and retried a second later, as no real server does.
+    request_queue_size = 128
+
     def __init__(self, address: tuple[str, int], answer: Callable[[IncomingRequest], Reply]):
         self.answer = answer
         super().__init__(address, _Handler)

@@ -63,6 +63,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A transaction takes the write lock when it begins: one that read first and wrote later
+    # would be refused at once ("database is locked") while another writes, whatever the timeout.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     # One file per test run, so that concurrent runs (tox -p) do not share a database.
     DATABASES["default"]["TEST"] = {
         "NAME": str(_default_sqlite.with_suffix(f".test-{os.getpid()}.sqlite3"))
