@@ -8,6 +8,7 @@ when its URLs are first resolved; the hub's handlers are connected only where it
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -106,3 +107,34 @@ def test_the_public_api_declares_what_it_exports():
     for name in api.__all__:
         exported = getattr(api, name)
         assert exported.__doc__, f"logout_sso.api.{name} has no docstring"
+
+
+PUBLIC_MODULES = (
+    "logout_sso.api",
+    "logout_sso.checks",
+    "logout_sso.client",
+    "logout_sso.conf",
+    "logout_sso.constants",
+    "logout_sso.handlers",
+    "logout_sso.models",
+    "logout_sso.signals",
+    "logout_sso.tasks",
+    "logout_sso.urls",
+    "logout_sso.admin.permissions",
+    "logout_sso.hub.handlers",
+    "logout_sso.hub.views",
+    "logout_sso.receiver.views",
+    "logout_sso.rp.backend",
+    "logout_sso.rp.logout_urls",
+    "logout_sso.rp.middleware",
+    "logout_sso.rp.resolvers",
+    "logout_sso.rp.views",
+)
+
+
+@pytest.mark.parametrize("module", PUBLIC_MODULES)
+def test_every_public_module_declares_its_public_names(module):
+    imported = importlib.import_module(module)
+
+    assert imported.__all__, f"{module} declares no __all__"
+    assert [name for name in imported.__all__ if not hasattr(imported, name)] == []
