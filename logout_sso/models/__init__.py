@@ -2,7 +2,9 @@
 
 from logout_sso.models.applications import Application
 from logout_sso.models.events import Delivery, LogoutEvent
+from logout_sso.models.jobs import OrganizationLogoutJob
 from logout_sso.models.local_sessions import LocalSession
+from logout_sso.models.mirror import PolicyMirror
 from logout_sso.models.organizations import EmailDomain, LogoutPolicy, Organization
 from logout_sso.models.tracked_sessions import TrackedSession
 
@@ -14,5 +16,7 @@ __all__ = [
     "LogoutEvent",
     "LogoutPolicy",
     "Organization",
+    "OrganizationLogoutJob",
+    "PolicyMirror",
     "TrackedSession",
 ]

@@ -103,6 +103,15 @@ class LogoutEvent(models.Model):
             "token whose effect did not happen can be sent again."
         ),
     )
+    job = models.ForeignKey(
+        "logout_sso.OrganizationLogoutJob",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("organization-wide logout"),
+        help_text=_("The organization-wide logout this event is part of, if any."),
+    )
     sessions_ended = models.PositiveIntegerField(
         _("local sessions ended"),
         default=0,

@@ -116,6 +116,24 @@ class Organization(models.Model):
             "logout events in the admin."
         ),
     )
+    hub_id = models.PositiveBigIntegerField(
+        _("id at the hub"),
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text=_(
+            "Client mode: the organization's id at the hub this project mirrors it from. Its "
+            "identity and logout policy are then managed at the hub, read-only here."
+        ),
+    )
+    hub_admin_url = models.URLField(
+        _("page at the hub"),
+        max_length=500,
+        blank=True,
+        editable=False,
+        help_text=_("Client mode: where the hub's admin edits this organization."),
+    )
     created_at = models.DateTimeField(
         _("created at"), auto_now_add=True, help_text=_("When the organization was added.")
     )
@@ -142,6 +160,11 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_mirrored(self) -> bool:
+        """Whether this project mirrors the organization from its hub (client mode)."""
+        return self.hub_id is not None
 
     def clean(self) -> None:
         errors: dict[str, ValidationError] = {}
