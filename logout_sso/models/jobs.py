@@ -80,6 +80,11 @@ class OrganizationLogoutJob(models.Model):
     started_at = models.DateTimeField(
         _("started at"), null=True, blank=True, help_text=_("When its first batch began.")
     )
+    updated_at = models.DateTimeField(
+        _("updated at"),
+        auto_now=True,
+        help_text=_("When a batch last moved it on; a job that stops moving is taken up again."),
+    )
     finished_at = models.DateTimeField(
         _("finished at"),
         null=True,
