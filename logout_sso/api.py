@@ -5,7 +5,8 @@ commands and the session API's views call these functions too. Modules under ``i
 packages are machinery and may change in any release.
 
 - Logging out: :func:`log_out_user`, :func:`log_out_users_by_email`,
-  :func:`log_out_organization`, :func:`end_local_sessions`.
+  :func:`log_out_organization` (a background job: :func:`organization_logout_progress`),
+  :func:`end_local_sessions`.
 - The hub's deliveries and records: :func:`retry_failed_deliveries`,
   :func:`send_due_deliveries`, :func:`purge`.
 - The hub's applications: :func:`add_application`, :func:`rotate_application_credential`,
@@ -17,24 +18,31 @@ packages are machinery and may change in any release.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import QuerySet
 
-from logout_sso.hub.internal import applications, outbox
+from logout_sso.hub.internal import applications, jobs, outbox
+from logout_sso.hub.internal.jobs import JobProgress
 from logout_sso.internal import retention, session_index
 from logout_sso.internal.policies import get_policy
 from logout_sso.internal.retention import PurgeReport
-from logout_sso.models import Application, LogoutEvent, Organization, TrackedSession
+from logout_sso.models import (
+    Application,
+    LogoutEvent,
+    Organization,
+    OrganizationLogoutJob,
+    TrackedSession,
+)
 from logout_sso.models.events import Initiator
 from logout_sso.rp.internal import hub_membership
 
 __all__ = [
     "Initiator",
-    "OrganizationLogout",
+    "JobProgress",
     "PurgeReport",
     "RegistrationError",
     "add_application",
@@ -43,6 +51,7 @@ __all__ = [
     "log_out_organization",
     "log_out_user",
     "log_out_users_by_email",
+    "organization_logout_progress",
     "purge",
     "register_session_at_hub",
     "remove_session_at_hub",
@@ -72,30 +81,40 @@ def log_out_user(
     by_user: AbstractBaseUser | None = None,
     by_application: Application | None = None,
 ) -> LogoutEvent | None:
-    """Log a user out of every application holding a session of theirs in ``organization``.
+    """Log a user out of every application holding a session of theirs in ``organization``,
+    and out of this project.
 
     Names the user by ``sub`` (every session of that subject at ``issuer``) or ``sid`` (one
     IdP session), or both. ``issuer`` defaults to ``OIDC_OP_ISSUER``. ``initiator`` says who
-    asked (an admin, an application, ...), ``by_user`` or ``by_application`` which one. Records
-    a :class:`~logout_sso.models.LogoutEvent`, marks the sessions ended, and queues the
+    asked (an admin, an application, ...), ``by_user`` or ``by_application`` which one. Ends
+    this project's own sessions of the user there (``LogoutEvent.sessions_ended``), records a
+    :class:`~logout_sso.models.LogoutEvent`, marks the tracked sessions ended, and queues the
     back-channel logouts (sent by the Celery workers once the transaction commits). Sessions
-    outside ``organization`` are never touched. Returns the event, or ``None`` when no
-    application holds a live session of that user there (nothing is recorded).
+    outside ``organization`` are never touched. Returns the event, or ``None`` when the user
+    had no session there, here or in an application (nothing is recorded).
     """
     if not sub and not sid:
         raise ValueError("Name the user: sub, sid or both.")
     issuer = _issuer(issuer)
-    if not outbox.has_live_sessions(issuer=issuer, sub=sub, sid=sid, organization=organization):
-        return None
-    initiated_by = {"initiated_by_user": by_user, "initiated_by_application": by_application}
-    return outbox.record_logout(
-        initiator=Initiator(initiator),
-        issuer=issuer,
-        sub=sub,
-        sid=sid,
-        organization=organization,
-        **{field: value for field, value in initiated_by.items() if value is not None},
-    )
+    with transaction.atomic():
+        ended_here = session_index.end_sessions(
+            issuer, sub=sub, sid=sid, organization_ids=[organization.pk]
+        )
+        tracked = outbox.has_live_sessions(
+            issuer=issuer, sub=sub, sid=sid, organization=organization
+        )
+        if not tracked and not ended_here:
+            return None
+        initiated_by = {"initiated_by_user": by_user, "initiated_by_application": by_application}
+        return outbox.record_logout(
+            initiator=Initiator(initiator),
+            issuer=issuer,
+            sub=sub,
+            sid=sid,
+            organization=organization,
+            sessions_ended=ended_here,
+            **{field: value for field, value in initiated_by.items() if value is not None},
+        )
 
 
 def log_out_users_by_email(
@@ -121,33 +140,21 @@ def log_out_users_by_email(
     return [event for event in events if event is not None]
 
 
-@dataclass(frozen=True)
-class OrganizationLogout:
-    """What :func:`log_out_organization` did."""
-
-    #: One per user who had a session in an application.
-    events: list[LogoutEvent]
-    #: This project's own sessions of the organization's users, ended here.
-    local_sessions: int
-
-
 def log_out_organization(
     organization: Organization, *, by_user: AbstractBaseUser | None = None
-) -> OrganizationLogout:
-    """Log every user of ``organization`` out of every application (one event per user, as an
-    admin's logout) and end this project's own sessions of the organization's users."""
-    events = [
-        event
-        for issuer, sub in outbox.users_of(organization)
-        if (
-            event := log_out_user(
-                organization, initiator=Initiator.ADMIN, issuer=issuer, sub=sub, by_user=by_user
-            )
-        )
-        is not None
-    ]
-    local = session_index.end_organization_sessions(organization.pk)
-    return OrganizationLogout(events=events, local_sessions=local)
+) -> OrganizationLogoutJob:
+    """Start logging every user of ``organization`` out of every application and of this
+    project: records an :class:`~logout_sso.models.OrganizationLogoutJob` and returns it at
+    once, whatever the organization's size. Celery workers run it, a batch of users at a time
+    (one event per user, as an admin's logout; see :func:`organization_logout_progress`)."""
+    return jobs.start(organization, by_user=by_user)
+
+
+def organization_logout_progress(job: OrganizationLogoutJob) -> JobProgress:
+    """Where an organization-wide logout stands: users done out of the total, and its
+    deliveries delivered, failed and pending (``finished`` once none is pending)."""
+    job.refresh_from_db()
+    return jobs.progress(job)
 
 
 def end_local_sessions(

@@ -1,9 +1,9 @@
 """Celery tasks: thin ``@shared_task`` wrappers; the work lives in the role modules.
 
-The hub's tasks take ids (an event's, and a claim) and the client-mode tasks take the JSON-able
-dict of what to tell the hub; never a model instance. Every task is idempotent: a redelivered
-message (``task_acks_late``) finds done what was done, and sends again only what it holds and
-nobody recorded (logging out twice is harmless; losing a logout is not).
+The hub's tasks take ids (an event's or a job's, and a claim) and the client-mode tasks take
+the JSON-able dict of what to tell the hub; never a model instance. Every task is idempotent:
+a redelivered message (``task_acks_late``) finds done what was done, and sends again only what
+it holds and nobody recorded (logging out twice is harmless; losing a logout is not).
 
 The hub's sender (and libcurl, the ``[hub]`` extra) is imported when a delivery task runs, not
 with this module: a project that only signs users in queues nothing that needs it.
@@ -18,15 +18,18 @@ from celery import Task, shared_task
 from logout_sso.client import HubError
 from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
+from logout_sso.models import Delivery
 from logout_sso.rp.internal import hub_membership
 
 __all__ = [
     "close_expired_sessions",
     "deliver_event",
+    "deliver_organization_logout",
     "purge",
     "register_session_at_hub",
     "remove_session_at_hub",
     "report_logout_to_hub",
+    "run_organization_logout",
     "send_due_deliveries",
 ]
 
@@ -58,9 +61,36 @@ def deliver_event(event_id: int, claim: str = "") -> int:
     from logout_sso.hub.internal import sender
 
     delivered = sender.deliver_event(event_id, claim)
-    delay = sender.retry_soon(event_id)
+    delay = sender.retry_soon(Delivery.objects.filter(event_id=event_id))
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         deliver_event.apply_async((event_id,), countdown=delay)
+    return delivered
+
+
+@shared_task(name="logout_sso.run_organization_logout", acks_late=True, reject_on_worker_lost=True)
+def run_organization_logout(job_id: int) -> bool:
+    """Log the next batch of users of an organization-wide logout job out, then queue the
+    batch's deliveries and the next batch (behind them); return whether more remain. Route
+    it, with ``deliver_organization_logout``, to a queue of its own to keep bulk work apart
+    from single logouts (see the deployment docs)."""
+    from logout_sso.hub.internal import jobs
+
+    return jobs.run_batch(job_id)
+
+
+@shared_task(
+    name="logout_sso.deliver_organization_logout", acks_late=True, reject_on_worker_lost=True
+)
+def deliver_organization_logout(job_id: int, claim: str = "") -> int:
+    """Send an organization-wide logout job's back-channel logouts that ``claim`` holds (one
+    batch's share), or without it those due (a retry); then queue the next retry."""
+    from logout_sso.hub.internal import jobs, sender
+
+    deliveries = jobs.deliveries_of(job_id)
+    delivered = sender.deliver(deliveries, claim)
+    delay = sender.retry_soon(deliveries)
+    if delay is not None and delay <= SHORT_RETRY_SECONDS:
+        deliver_organization_logout.apply_async((job_id,), countdown=delay)
     return delivered
 
 
@@ -68,8 +98,9 @@ def deliver_event(event_id: int, claim: str = "") -> int:
 def send_due_deliveries() -> int:
     """The sweeper: send every delivery whose time has come, whether or not its message
     survived (schedule it with Celery beat, e.g. every 30 s)."""
-    from logout_sso.hub.internal import sender
+    from logout_sso.hub.internal import jobs, sender
 
+    jobs.resume_stalled()
     return sender.send_due()
 
 

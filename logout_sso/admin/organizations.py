@@ -10,6 +10,7 @@ from django.contrib.admin import helpers
 from django.db.models import Count, Model, QuerySet
 from django.forms import BaseModelFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -152,24 +153,26 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def log_out_everyone(
         self, request: HttpRequest, queryset: QuerySet[Organization]
     ) -> HttpResponse | None:
-        """After a confirmation page that says how many sessions and applications it ends."""
+        """After a confirmation page that says how many sessions and applications it ends,
+        starts a background job per organization and shows its progress."""
         if request.POST.get("confirm") != "yes":
             return self._confirm_log_out(request, queryset)
-        users = sessions = 0
-        for organization in queryset:
-            done = api.log_out_organization(organization, by_user=acting_user(request))
-            users += len(done.events)
-            sessions += done.local_sessions
+        started = [
+            api.log_out_organization(organization, by_user=acting_user(request))
+            for organization in queryset
+        ]
         self.message_user(
             request,
             ngettext(
-                "%(users)d user logged out everywhere (and %(sessions)d session here).",
-                "%(users)d users logged out everywhere (and %(sessions)d sessions here).",
-                users,
+                "Logging out every user of %(count)d organization, in the background.",
+                "Logging out every user of %(count)d organizations, in the background.",
+                len(started),
             )
-            % {"users": users, "sessions": sessions},
+            % {"count": len(started)},
         )
-        return None
+        if len(started) == 1:
+            return redirect("admin:logout_sso_organizationlogoutjob_change", started[0].pk)
+        return redirect("admin:logout_sso_organizationlogoutjob_changelist")
 
     def _confirm_log_out(
         self, request: HttpRequest, queryset: QuerySet[Organization]

@@ -28,6 +28,7 @@ ORGANIZATION_ADMIN_PERMISSIONS = (
     "view_trackedsession",
     "view_logoutevent",
     "view_delivery",
+    "view_organizationlogoutjob",
 )
 
 

@@ -85,21 +85,48 @@ def test_log_out_users_by_email_stays_in_the_organization(tenants):
     assert TrackedSession.objects.live().get().sub == "g1"
 
 
-def test_log_out_organization_logs_out_every_user_and_this_projects_sessions(tenants):
+def test_log_out_user_ends_the_users_sessions_in_this_project_too(tenants):
+    acme, globex, wiki = tenants
+    track_session(wiki, acme, "alice")
+    here, in_globex = Client(), Client()
+    sign_in_through_idp(here, acme, issuer=IDP_ISSUER, sub="alice", sid="s1")
+    sign_in_through_idp(in_globex, globex, username="a2", issuer=IDP_ISSUER, sub="alice")
+
+    event = api.log_out_user(acme, initiator=api.Initiator.ADMIN, issuer=IDP_ISSUER, sub="alice")
+
+    assert event is not None
+    assert event.sessions_ended == 1
+    assert (is_signed_in(here), is_signed_in(in_globex)) == (False, True)
+
+
+def test_log_out_user_signed_in_only_here_is_recorded(tenants):
+    acme, _globex, _wiki = tenants
+    here = Client()
+    sign_in_through_idp(here, acme, issuer=IDP_ISSUER, sub="alice", sid="s1")
+
+    event = api.log_out_user(acme, initiator=api.Initiator.ADMIN, issuer=IDP_ISSUER, sub="alice")
+
+    assert event is not None
+    assert (event.sessions_ended, event.deliveries.count(), event.outcome) == (1, 0, "completed")
+    assert not is_signed_in(here)
+
+
+def test_log_out_organization_starts_a_background_job(
+    tenants, monkeypatch, django_capture_on_commit_callbacks
+):
     acme, globex, wiki = tenants
     for sub in ("alice", "bob"):
         track_session(wiki, acme, sub)
     track_session(wiki, globex, "gina")
-    here, elsewhere = Client(), Client()
-    sign_in_through_idp(here, acme, issuer=IDP_ISSUER, sub="alice", sid="s1")
-    sign_in_through_idp(elsewhere, globex, username="gina", issuer=IDP_ISSUER, sub="gina")
+    started: list[int] = []
+    monkeypatch.setattr("logout_sso.tasks.run_organization_logout.delay", started.append)
 
-    done = api.log_out_organization(acme)
+    with django_capture_on_commit_callbacks(execute=True):  # Queued once committed.
+        job = api.log_out_organization(acme)
 
-    assert sorted(event.sub for event in done.events) == ["alice", "bob"]
-    assert done.local_sessions == 1
-    assert not is_signed_in(here)
-    assert is_signed_in(elsewhere)
+    assert (job.organization, job.users_total, job.state) == (acme, 2, "queued")
+    assert api.organization_logout_progress(job).finished is False
+    assert started == [job.pk]
 
 
 def test_end_local_sessions_ends_this_projects_sessions_in_those_organizations(tenants):

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
@@ -31,7 +31,8 @@ def live_sessions(
 ) -> QuerySet[TrackedSession]:
     """The live tracked sessions of that IdP session (``sid``), or of every session of ``sub``,
     in those organizations (None: in any)."""
-    sessions = TrackedSession.objects.live().filter(issuer=issuer)
+    # No order: nothing reads them in order, and a sort is a temporary B-tree on SQLite.
+    sessions = TrackedSession.objects.live().filter(issuer=issuer).order_by()
     sessions = sessions.filter(sid=sid) if sid else sessions.filter(sub=sub)
     if organization_ids is not None:
         sessions = sessions.filter(organization_id__in=list(organization_ids))
@@ -78,9 +79,12 @@ def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> li
     return list(planned.values())
 
 
-def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str]:
+def write(
+    event: LogoutEvent, planned: list[Planned], now: datetime, claim: str | None = None
+) -> list[str]:
     """Insert the deliveries: direct ones delivered, the others claimed for the tasks that will
-    send them (see :func:`~logout_sso.hub.internal.claims.claims_for`); return those claims."""
+    send them (see :func:`~logout_sso.hub.internal.claims.claims_for`), or all for ``claim``
+    when given; return those claims."""
     direct = [{"application_id": p.application_id} for p in planned if p.direct]
     Delivery.objects.insert_each(
         direct,
@@ -95,7 +99,7 @@ def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str
         created_at=now,
     )
     to_send = [p for p in planned if not p.direct]
-    claims = claiming.claims_for(len(to_send))
+    claims = [claim] * len(to_send) if claim else claiming.claims_for(len(to_send))
     Delivery.objects.insert_each(
         [
             {"application_id": p.application_id, "sid": p.sid, "claim": claim}
@@ -112,23 +116,28 @@ def write(event: LogoutEvent, planned: list[Planned], now: datetime) -> list[str
 
 
 @transaction.atomic(savepoint=False)
-def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> int:
+def fan_out(
+    event: LogoutEvent, organization_ids: list[int] | None = None, *, claim: str | None = None
+) -> int:
     """Deliveries of ``event`` to every application holding one of its sessions in those
     organizations (by default, the event's own); the sessions are marked ended, and the tasks
-    that send the deliveries are queued once the transaction commits. Returns how many
+    that send the deliveries are queued once the transaction commits; with ``claim``, the
+    deliveries are written under it and no task is queued (the caller sends that claim's
+    deliveries: an organization-wide logout, a batch of users at a time). Returns how many
     deliveries. Nothing outside those organizations is ended, here or elsewhere."""
     now = timezone.now()
     scope = [event.organization_id] if organization_ids is None else organization_ids
     sessions = live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
     planned = deliveries_for(event, sessions)
-    claims = write(event, planned, now)
+    claims = write(event, planned, now, claim)
     if any(p.direct for p in planned):
         end_sessions(event.issuer, sid=event.sid, sub=event.sub, organization_ids=scope)
     sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
-    for claim in claims:
-        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk, claim))
+    for own_claim in claims if claim is None else []:
+        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk, own_claim))
     if not claims:
         LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)
+        event.outcome, event.completed_at = Outcome.COMPLETED, now
     return len(planned)
 
 
@@ -140,45 +149,30 @@ def record_logout(
     sub: str = "",
     sid: str = "",
     organization: Organization,
-    **initiated_by: Any,
+    **fields: Any,
 ) -> LogoutEvent:
-    """Record a logout and fan it out (``initiated_by``: ``initiated_by_user`` or
-    ``initiated_by_application``)."""
+    """Record a logout and fan it out; ``fields``: more of the event's, e.g.
+    ``initiated_by_user``, ``initiated_by_application``, ``sessions_ended``."""
     event = LogoutEvent.objects.create(
         initiator=initiator,
         issuer=issuer,
         sub=sub,
         sid=sid,
         organization=organization,
-        **initiated_by,
+        **fields,
     )
     fan_out(event)
     return event
 
 
-def users_of(organization: Organization) -> list[tuple[str, str]]:
-    """(issuer, sub) of every user with a live tracked session in the organization."""
-    return list(
-        TrackedSession.objects.live()
-        .filter(organization=organization)
-        .values_list("issuer", "sub")
-        .distinct()
-        .order_by("issuer", "sub")
-    )
-
-
-def log_out_organization(organization: Organization, **initiated_by: Any) -> list[LogoutEvent]:
-    """Log every user of the organization out of every application (an admin's action)."""
-    return [
-        record_logout(
-            initiator=Initiator.ADMIN,
-            issuer=issuer,
-            sub=sub,
-            organization=organization,
-            **initiated_by,
-        )
-        for issuer, sub in users_of(organization)
-    ]
+def users_of(organization: Organization, *, after: tuple[str, str] | None = None) -> QuerySet[Any]:
+    """(issuer, sub) of every user with a live tracked session in the organization, in order;
+    only those after ``after`` when given (an organization-wide logout's next batch)."""
+    users = TrackedSession.objects.live().filter(organization=organization)
+    if after is not None:
+        issuer, sub = after
+        users = users.filter(Q(issuer__gt=issuer) | Q(issuer=issuer, sub__gt=sub))
+    return users.values_list("issuer", "sub").distinct().order_by("issuer", "sub")
 
 
 @transaction.atomic

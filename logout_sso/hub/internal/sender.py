@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
@@ -301,13 +302,17 @@ def send_in_batches(take: Callable[[int], list[Outgoing]], limit: int | None = N
     return delivered
 
 
-def deliver_event(event_id: int, claim_token: str = "") -> int:
-    """Send the event's deliveries that ``claim_token`` holds (a fan-out's task), or without
+def deliver(deliveries: QuerySet[Delivery], claim_token: str = "") -> int:
+    """Send those of ``deliveries`` that ``claim_token`` holds (a fan-out's task), or without
     one those due now (a retry's task)."""
-    deliveries = Delivery.objects.filter(event_id=event_id)
     if claim_token:
         return send_in_batches(partial(take_held, deliveries.filter(claim=claim_token)))
     return send_in_batches(partial(claim, deliveries.filter(due())))
+
+
+def deliver_event(event_id: int, claim_token: str = "") -> int:
+    """:func:`deliver` of one event's deliveries."""
+    return deliver(Delivery.objects.filter(event_id=event_id), claim_token)
 
 
 def send_due(limit: int = 10_000) -> int:
@@ -316,11 +321,11 @@ def send_due(limit: int = 10_000) -> int:
     return send_in_batches(partial(claim, Delivery.objects.filter(due())), limit)
 
 
-def retry_soon(event_id: int) -> float | None:
-    """Seconds until the event's next retry, if any delivery is pending after an attempt
-    (one never tried belongs to another share of the event, or to the sweeper)."""
+def retry_soon(deliveries: QuerySet[Delivery]) -> float | None:
+    """Seconds until the next retry of ``deliveries`` (an event's, a job's), if any is
+    pending after an attempt (one never tried belongs to another share, or to the sweeper)."""
     next_at = (
-        Delivery.objects.filter(event_id=event_id, state=DeliveryState.PENDING, attempts__gt=0)
+        deliveries.filter(state=DeliveryState.PENDING, attempts__gt=0)
         .order_by("next_attempt_at")
         .values_list("next_attempt_at", flat=True)
         .first()

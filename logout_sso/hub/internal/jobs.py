@@ -1,0 +1,171 @@
+"""Organization-wide logouts as background jobs: a batch of users at a time, resumable.
+
+A job is a row (:class:`~logout_sso.models.OrganizationLogoutJob`); each batch runs in one
+transaction that locks it, logs the next users out (an event each, their deliveries written
+under one claim per share of the batch) and moves the job's cursor past them. A worker killed
+mid-batch rolls the batch back and its message comes again; a lost message is found by the
+sweeper (:func:`resume_stalled`). After the batch commits, its deliveries are queued, then
+the next batch: behind them in the same queue, so a job never runs far ahead of its
+deliveries and never holds a worker for long (other organizations' logouts, queued meanwhile,
+are taken in between).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from logout_sso import tasks
+from logout_sso.conf import app_settings
+from logout_sso.hub.internal import claims as claiming
+from logout_sso.hub.internal import outbox
+from logout_sso.internal import session_index
+from logout_sso.models import (
+    Delivery,
+    LocalSession,
+    LogoutEvent,
+    Organization,
+    OrganizationLogoutJob,
+)
+from logout_sso.models.events import DeliveryState, Initiator
+from logout_sso.models.jobs import JobState
+
+#: A job that has not moved for this long (its message lost, its worker gone) is taken up again.
+STALLED_AFTER_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Where an organization-wide logout stands."""
+
+    state: str
+    users_total: int
+    users_done: int
+    local_sessions_ended: int
+    delivered: int
+    failed: int
+    pending: int
+
+    @property
+    def finished(self) -> bool:
+        """Every user logged out and every delivery delivered or failed for good."""
+        return self.state == JobState.DONE and self.pending == 0
+
+
+def start(organization: Organization, *, by_user: AbstractBaseUser | None) -> OrganizationLogoutJob:
+    """Record the job and queue its first batch once the transaction commits."""
+    with transaction.atomic():
+        job = OrganizationLogoutJob.objects.create(
+            organization=organization,
+            requested_by_id=by_user.pk if by_user is not None else None,
+            users_total=outbox.users_of(organization).count(),
+        )
+        transaction.on_commit(partial(tasks.run_organization_logout.delay, job.pk))
+    return job
+
+
+def run_batch(job_id: int) -> bool:
+    """Log the job's next batch of users out; return whether more remain. Safe to run twice
+    at once or again after a crash: the job's row is locked and its cursor moves with the
+    batch, in one transaction."""
+    with transaction.atomic():
+        job = (
+            OrganizationLogoutJob.objects.select_for_update()
+            .select_related("organization", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.state == JobState.DONE:
+            return False
+        now = timezone.now()
+        if job.state == JobState.QUEUED:
+            job.state, job.started_at = JobState.RUNNING, now
+        after = (job.last_issuer, job.last_sub) if job.users_done else None
+        size = app_settings.ORGANIZATION_LOGOUT_BATCH_SIZE
+        users = list(outbox.users_of(job.organization, after=after)[:size])
+        claims = _log_out(job, users)
+        more = len(users) == size
+        if not more:
+            job.local_sessions_ended += _end_remaining_local_sessions(job.organization_id)
+            job.state, job.finished_at = JobState.DONE, now
+        job.save()
+        for claim in claims:
+            transaction.on_commit(partial(tasks.deliver_organization_logout.delay, job.pk, claim))
+        if more:
+            transaction.on_commit(partial(tasks.run_organization_logout.delay, job.pk))
+    return more
+
+
+def _log_out(job: OrganizationLogoutJob, users: list[tuple[str, str]]) -> list[str]:
+    """Log these users out (an event each, and their sessions here ended), their deliveries
+    dealt out under claims of about ``DELIVERY_CONCURRENCY`` each (one task, one round of
+    POSTs, each); move the job's cursor past them and return the claims."""
+    claims = [claiming.new_claim()]
+    held = 0
+    for issuer, sub in users:
+        if held >= app_settings.DELIVERY_CONCURRENCY:
+            claims.append(claiming.new_claim())
+            held = 0
+        local = session_index.end_sessions(issuer, sub=sub, organization_ids=[job.organization_id])
+        event = LogoutEvent.objects.create(
+            initiator=Initiator.ADMIN,
+            initiated_by_user=job.requested_by,
+            issuer=issuer,
+            sub=sub,
+            organization=job.organization,
+            job=job,
+            sessions_ended=local,
+        )
+        held += outbox.fan_out(event, claim=claims[-1])
+        job.local_sessions_ended += local
+    if users:
+        job.users_done += len(users)
+        job.last_issuer, job.last_sub = users[-1]
+    return claims if users else []
+
+
+def _end_remaining_local_sessions(organization_id: int) -> int:
+    """This project's sessions of the organization's users who had none in an application."""
+    return session_index.end_indexed(LocalSession.objects.filter(organization_id=organization_id))
+
+
+def deliveries_of(job_id: int) -> QuerySet[Delivery]:
+    """Every delivery of the job's events."""
+    return Delivery.objects.filter(event__job_id=job_id)
+
+
+def progress(job: OrganizationLogoutJob) -> JobProgress:
+    """The job's users done and its deliveries by state (one aggregate query)."""
+    counts = dict(deliveries_of(job.pk).order_by().values_list("state").annotate(count=Count("pk")))
+    return JobProgress(
+        state=job.state,
+        users_total=job.users_total,
+        users_done=job.users_done,
+        local_sessions_ended=job.local_sessions_ended,
+        delivered=counts.get(DeliveryState.DELIVERED, 0),
+        failed=counts.get(DeliveryState.FAILED, 0),
+        pending=counts.get(DeliveryState.PENDING, 0),
+    )
+
+
+def resume_stalled() -> int:
+    """Queue again the next batch of every unfinished job that has not moved for a while (its
+    message lost with a broker's data, say); return how many. A batch queued twice is
+    harmless (see :func:`run_batch`)."""
+    cutoff = timezone.now() - timedelta(seconds=STALLED_AFTER_SECONDS)
+    stalled = list(
+        OrganizationLogoutJob.objects.exclude(state=JobState.DONE)
+        .filter(updated_at__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    # Touched, so a job still waiting in a long queue is queued again at most once a while.
+    OrganizationLogoutJob.objects.filter(pk__in=stalled).update(updated_at=timezone.now())
+    for job_id in stalled:
+        tasks.run_organization_logout.delay(job_id)
+    return len(stalled)
