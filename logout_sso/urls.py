@@ -37,6 +37,7 @@ hub_urlpatterns: list[URLPattern] = [
     path("api/sessions/<path:session_id>/", hub_views.session, name="api_session"),
     path("api/logouts/", hub_views.logouts, name="api_logouts"),
     path("api/logouts/<str:event_id>/", hub_views.logout, name="api_logout"),
+    path("api/organizations/", hub_views.organizations, name="api_organizations"),
     # Anything else under api/, a newline included: JSON, never Django's HTML 404.
     re_path(r"^api/(?P<path>[\s\S]*)\Z", hub_views.not_found, name="api_not_found"),
 ]

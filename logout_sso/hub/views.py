@@ -7,6 +7,8 @@
   application holds a session of that user, and nothing is recorded).
 - ``GET /sso/api/logouts/<event>/``: an event the application reported or received a
   delivery of, with the deliveries it may see.
+- ``GET /sso/api/organizations/``: the organizations the application serves, with their
+  policies (``ETag``; ``304`` for a matching ``If-None-Match``), which client mode mirrors.
 - ``GET /sso/jwks/``: the hub's public signing keys.
 
 Errors and limits: :mod:`logout_sso.hub.internal.api_protocol`.
@@ -23,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from logout_sso import api
-from logout_sso.hub.internal import quotas
+from logout_sso.hub.internal import organization_feed, quotas
 from logout_sso.hub.internal.api_fields import (
     default_organization,
     email_of,
@@ -39,7 +41,7 @@ from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import Application, Delivery, LogoutEvent, TrackedSession
 from logout_sso.models.tracked_sessions import EndReason
 
-__all__ = ["jwks", "logout", "logouts", "not_found", "session", "sessions"]
+__all__ = ["jwks", "logout", "logouts", "not_found", "organizations", "session", "sessions"]
 
 #: The largest primary key a database holds (BigAutoField); a larger id names nothing.
 MAX_ID = 2**63 - 1
@@ -172,6 +174,22 @@ def read_logout(request: HttpRequest, application: Application, event_id: str) -
     )
 
 
+def list_organizations(request: HttpRequest, application: Application) -> HttpResponse:
+    """The organizations ``application`` serves, with their policies; 304 when the client's
+    ``If-None-Match`` names this version. Private to the credential: never cached by a proxy,
+    revalidated by the client each time."""
+    body = organization_feed.answer(request, application)
+    etag = organization_feed.etag_of(body)
+    if organization_feed.none_match(request.headers.get("If-None-Match", ""), etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    response["Vary"] = "Authorization"
+    return response
+
+
 @csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Any other path under the API: a JSON 404, as for an unknown object."""
@@ -184,6 +202,7 @@ sessions = api_view({"POST": register_session})
 session = api_view({"DELETE": remove_session})
 logouts = api_view({"POST": report_logout})
 logout = api_view({"GET": read_logout})
+organizations = api_view({"GET": list_organizations, "HEAD": list_organizations})
 
 
 @require_safe
