@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,15 +23,16 @@ from functools import lru_cache, partial
 from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import OperationalError
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
-from logout_sso.hub.internal.claims import claim, due, take_held
+from logout_sso.hub.internal.claims import claim, due, lease_seconds, take_held
 from logout_sso.hub.internal.outgoing import Outgoing
 from logout_sso.hub.internal.tokens import LogoutTokenSigner, current_signer
 from logout_sso.hub.internal.transport import Request, Response, post_all
+from logout_sso.internal.transactions import atomic_until, is_lock_error
 from logout_sso.internal.untrusted import printable
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
 from logout_sso.models.events import DeliveryState, Outcome
@@ -268,14 +270,53 @@ def settle(event_ids: Iterable[int]) -> None:
         )
 
 
+def lease_deadline(deliveries: list[Outgoing]) -> float:
+    """When the first of these deliveries' claims runs out (a :func:`time.monotonic` time)."""
+    ends = [delivery.next_attempt_at for delivery in deliveries if delivery.next_attempt_at]
+    left = (min(ends) - timezone.now()).total_seconds() if ends else lease_seconds()
+    return time.monotonic() + left
+
+
+def record_batch(
+    deliveries: list[Outgoing], attempts: list[Attempt]
+) -> list[dict[str, object]] | None:
+    """:func:`record` and :func:`settle` the batch in one transaction (one commit, not one per
+    delivery), tried again while another writer's lock refuses it ("database is locked") and
+    the claims hold: once their lease is over, the sweeper may take the deliveries and send
+    them again. None, with a warning, when it could not be recorded in that time."""
+
+    def record_and_settle() -> list[dict[str, object]]:
+        outcomes = record(deliveries, attempts)
+        settle(delivery.event_id for delivery in deliveries)
+        return outcomes
+
+    try:
+        return atomic_until(
+            record_and_settle,
+            deadline=lease_deadline(deliveries),
+            what=f"Recording {len(deliveries)} back-channel logout(s)",
+        )
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            raise
+        logger.warning(
+            "The outcomes of %s back-channel logout(s) (events %s) could not be recorded "
+            "before their claims ran out (%s): they will be sent again.",
+            len(deliveries),
+            ", ".join(str(event_id) for event_id in sorted({d.event_id for d in deliveries})),
+            exc,
+        )
+        return None
+
+
 def send(deliveries: list[Outgoing]) -> int:
     """Send claimed deliveries concurrently; return how many were delivered."""
     if not deliveries:
         return 0
     attempts = attempt_all(deliveries)
-    with transaction.atomic():  # One commit for the batch, not one per delivery.
-        outcomes = record(deliveries, attempts)
-        settle(delivery.event_id for delivery in deliveries)
+    outcomes = record_batch(deliveries, attempts)
+    if outcomes is None:
+        return sum(attempt.delivered for attempt in attempts)
     failures = [
         (delivery, fields)
         for delivery, fields in zip(deliveries, outcomes, strict=True)
