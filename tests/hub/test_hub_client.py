@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from django.db import transaction
 
@@ -11,6 +13,7 @@ from logout_sso.models.events import Initiator
 from logout_sso.models.organizations import SLOMode
 from logout_sso.rp.internal import hub_membership
 from logout_sso.signals import logout_recorded, signed_in
+from tests.loopback import LoopbackServer, Reply, json_reply
 from tests.services import free_port
 
 IDP = "https://idp.example.com/"
@@ -70,6 +73,62 @@ def test_a_bad_credential_is_refused(hub, live_server):
         stranger.report_logout(sub="alice")
 
     assert caught.value.status == 401
+
+
+def test_organizations_with_their_version_then_not_modified(hub):
+    etag, organizations = hub.organizations() or ("", [])
+
+    assert etag.startswith('"')
+    assert [organization["slug"] for organization in organizations] == ["acme"]
+    assert hub.organizations(etag) is None
+    assert hub.organizations('"older"') == (etag, organizations)
+
+
+@pytest.mark.parametrize(
+    ("reply", "description"),
+    [
+        (Reply(200, (("Content-Type", "text/html"),), b"<html>"), "not a JSON object"),
+        (json_reply([1, 2]), "not a JSON object"),
+        (json_reply({"organizations": {"acme": 1}}), "not a list of objects"),
+        (json_reply({"organizations": [1]}), "not a list of objects"),
+        (json_reply({}), "not a list of objects"),
+        (Reply(204), "not a JSON object"),
+    ],
+    ids=["html", "a-list", "a-dict", "not-objects", "no-organizations", "no-content"],
+)
+def test_an_answer_that_is_no_list_of_organizations_is_an_error(reply, description):
+    server = LoopbackServer(lambda request: reply)
+    try:
+        with pytest.raises(HubError) as caught:
+            HubClient(f"{server.url}/sso/api/", "x").organizations()
+    finally:
+        server.close()
+
+    assert caught.value.error == "invalid_response"
+    assert description in caught.value.description
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        HubError(403, "forbidden", "This application serves no organization named 'globex'."),
+        HubError(None, "unreachable", "Connection refused"),
+        HubError(400, "bad\nline", "x" * 290 + "\n" * 20),  # escaped, then cut: kept as is
+    ],
+    ids=["refused", "unreachable", "escaped-and-cut"],
+)
+def test_a_hub_error_survives_pickling(error):
+    """Celery pickles a task's exception (to store it, or to send it to the caller)."""
+    restored = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+
+    assert type(restored) is HubError
+    assert (restored.status, restored.error, restored.description) == (
+        error.status,
+        error.error,
+        error.description,
+    )
+    assert str(restored) == str(error)
+    assert restored.transient == error.transient
 
 
 def test_an_unreachable_hub_is_a_transient_error():
