@@ -426,6 +426,18 @@ SETTINGS: dict[str, _Setting] = {
             "otherwise (dotted path)."
         ),
     ),
+    "POLICY_SYNC_INTERVAL": _Setting(
+        60,
+        _whole_number(5, 24 * 60 * 60, "a number of seconds"),
+        help=(
+            "Client mode: seconds between two refreshes of the organizations and policies this "
+            "application mirrors from the hub (`GET /sso/api/organizations/`), so a change made "
+            "at the hub applies here within it. Run the task `logout_sso.sync_policies` this "
+            "often with Celery beat. The mirror counts as stale (admin banner, system check "
+            "`logout_sso.W005`) when the hub has not confirmed it for five times this long. "
+            "From 5 to 86400."
+        ),
+    ),
     "POST_LOGOUT_REDIRECT_ALLOWLIST": _Setting(
         [],
         _url_list,
@@ -629,6 +641,11 @@ class AppSettings:
         """The class that tells which organization a login is for."""
         value: type = self._get("ORGANIZATION_RESOLVER")
         return value
+
+    @property
+    def POLICY_SYNC_INTERVAL(self) -> int:
+        """Client mode: seconds between two refreshes of the policies mirrored from the hub."""
+        return int(self._get("POLICY_SYNC_INTERVAL"))
 
     @property
     def POST_LOGOUT_REDIRECT_ALLOWLIST(self) -> list[str]:
