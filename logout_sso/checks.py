@@ -10,10 +10,11 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError
+from django.db import DatabaseError, connections, router
 from django.utils.module_loading import import_string
 
 from logout_sso.conf import app_settings
+from logout_sso.handlers import is_hub
 from logout_sso.models.organizations import LogoutPolicy
 
 __all__ = ["Codes", "Hints", "Messages"]
@@ -24,6 +25,8 @@ PER_PROCESS_CACHES = frozenset(
         "django.core.cache.backends.dummy.DummyCache",
     }
 )
+#: SQLite transaction modes that take the write lock when the transaction begins.
+LOCKING_TRANSACTION_MODES = frozenset({"IMMEDIATE", "EXCLUSIVE"})
 SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
 RP_BACKEND = "logout_sso.rp.backend.OrganizationOIDCBackend"
@@ -50,6 +53,7 @@ class Codes:
     MIDDLEWARE_MISSING = "logout_sso.W003"
     POLICY_DEFEATS_SLO = "logout_sso.W001"
     CACHE_NOT_SHARED = "logout_sso.W002"
+    SQLITE_DEFERRED_TRANSACTIONS = "logout_sso.W004"
 
 
 class Messages:
@@ -91,6 +95,12 @@ class Messages:
     )
 
     EXTRA_MISSING = "{need}, but {module} cannot be imported."
+    SQLITE_DEFERRED_TRANSACTIONS = (
+        "This project is a hub on the SQLite database {alias!r}, whose transactions do not take "
+        "the write lock when they begin: its Celery workers and web processes write at once, "
+        "and SQLite refuses a transaction that read before it wrote while another writes "
+        "('database is locked'), whatever the timeout."
+    )
 
 
 class Hints:
@@ -103,6 +113,10 @@ class Hints:
     ISSUER_MISSING = "Set OIDC_OP_ISSUER to the 'issuer' of the provider's discovery document."
     MIDDLEWARE_MISSING = f"Add '{RP_MIDDLEWARE}' after AuthenticationMiddleware."
     EXTRA_MISSING = "pip install 'django-logout-sso[{extra}]'"
+    SQLITE_DEFERRED_TRANSACTIONS = (
+        "Set DATABASES[{alias!r}]['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (with a "
+        "'timeout' of some seconds, e.g. 20), or use PostgreSQL."
+    )
     POLICY_DEFEATS_SLO = (
         "Turn federated logout on, switch the Single Logout mode to the logout service, or "
         "stop auto-forwarding."
@@ -212,6 +226,34 @@ def check_extras(
         for extra, module, needed, need in needs
         if needed and not _importable(module)
     ]
+
+
+@register(Tags.compatibility)
+def check_sqlite_transactions(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Where this project is a hub, each SQLite database logout_sso writes to begins its
+    transactions with the write lock (``transaction_mode`` IMMEDIATE or EXCLUSIVE)."""
+    if not is_hub():
+        return []
+    written = {
+        router.db_for_write(model) for model in apps.get_app_config("logout_sso").get_models()
+    }
+    return [
+        Warning(
+            Messages.SQLITE_DEFERRED_TRANSACTIONS.format(alias=alias),
+            hint=Hints.SQLITE_DEFERRED_TRANSACTIONS.format(alias=alias),
+            id=Codes.SQLITE_DEFERRED_TRANSACTIONS,
+        )
+        for alias in sorted(written)
+        if connections[alias].vendor == "sqlite" and not _locks_when_beginning(alias)
+    ]
+
+
+def _locks_when_beginning(alias: str) -> bool:
+    """Whether the SQLite database ``alias`` begins its transactions with the write lock."""
+    mode = connections[alias].settings_dict.get("OPTIONS", {}).get("transaction_mode")
+    return str(mode or "").upper() in LOCKING_TRANSACTION_MODES
 
 
 @register(Tags.security)

@@ -7,15 +7,18 @@ import pytest
 from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import connections
 from django.test import modify_settings
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from logout_sso.checks import (
     Codes,
+    Messages,
     check_extras,
     check_oidc_settings,
     check_policies,
     check_settings,
+    check_sqlite_transactions,
 )
 
 OIDC_BACKEND = "mozilla_django_oidc.auth.OIDCAuthenticationBackend"
@@ -425,3 +428,64 @@ def test_a_django_redis_cache_without_django_redis_is_told_to_install_the_redis_
 
     assert error.hint == "pip install 'django-logout-sso[redis]'"
     assert "django_redis cannot be imported" in error.msg
+
+
+# --- check_sqlite_transactions: a hub's SQLite database takes the write lock at BEGIN -----------
+
+
+@pytest.fixture
+def database_options(monkeypatch):
+    """``set(vendor, options)``: the default database as that vendor with those ``OPTIONS``."""
+    default = connections["default"]
+
+    def set_database(vendor, options):
+        monkeypatch.setattr(default, "vendor", vendor)
+        monkeypatch.setitem(default.settings_dict, "OPTIONS", options)
+
+    return set_database
+
+
+def run_sqlite_check():
+    return check_sqlite_transactions(app_configs=None, databases=None)
+
+
+def test_a_hub_on_sqlite_with_deferred_transactions_is_w004(settings, database_options):
+    settings.LOGOUT_SSO = {"HUB_ISSUER": "https://hub.example.com/", "HUB_SIGNING_KEY": PEM}
+    database_options("sqlite", {"timeout": 20})
+
+    [warning] = run_sqlite_check()
+
+    assert (warning.level, warning.id) == (WARNING, Codes.SQLITE_DEFERRED_TRANSACTIONS)
+    assert warning.msg == Messages.SQLITE_DEFERRED_TRANSACTIONS.format(alias="default")
+    assert warning.hint == (
+        "Set DATABASES['default']['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (with a "
+        "'timeout' of some seconds, e.g. 20), or use PostgreSQL."
+    )
+    assert "whatever the timeout" in warning.msg
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "immediate", "EXCLUSIVE"])
+def test_a_hub_on_sqlite_that_locks_when_a_transaction_begins_is_fine(
+    settings, database_options, mode
+):
+    settings.LOGOUT_SSO = {"HUB_ISSUER": "https://hub.example.com/", "HUB_SIGNING_KEY": PEM}
+    database_options("sqlite", {"transaction_mode": mode})
+
+    assert run_sqlite_check() == []
+
+
+@pytest.mark.parametrize("mode", [None, "DEFERRED"])
+def test_sqlite_with_deferred_transactions_is_fine_where_the_project_is_no_hub(
+    settings, database_options, mode
+):
+    settings.LOGOUT_SSO = {}
+    database_options("sqlite", {"transaction_mode": mode})
+
+    assert run_sqlite_check() == []
+
+
+def test_a_hub_on_postgresql_needs_no_transaction_mode(settings, database_options):
+    settings.LOGOUT_SSO = {"HUB_ISSUER": "https://hub.example.com/", "HUB_SIGNING_KEY": PEM}
+    database_options("postgresql", {})
+
+    assert run_sqlite_check() == []
