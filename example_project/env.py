@@ -13,6 +13,9 @@ from typing import Any
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+#: The Celery queue of bulk work (organization-wide logouts), apart from single logouts.
+BULK_QUEUE = "logout_sso_bulk"
+
 # mozilla-django-oidc settings that are not strings, by how to read them from the environment.
 BOOLEAN_OIDC_SETTINGS = frozenset(
     {

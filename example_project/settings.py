@@ -93,6 +93,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # PostgreSQL connection costs a delivery task milliseconds before its first POST).
 CELERY_DB_REUSE_MAX = 100
 CELERY_TASK_IGNORE_RESULT = True
+# Organization-wide logouts (bulk work) go to a queue of their own, so a worker serving it
+# never holds back a single user's logout; the demo's worker takes both queues.
+CELERY_TASK_ROUTES = {
+    "logout_sso.run_organization_logout": {"queue": env.BULK_QUEUE},
+    "logout_sso.deliver_organization_logout": {"queue": env.BULK_QUEUE},
+}
 CELERY_BEAT_SCHEDULE = {
     "logout_sso-close-expired-sessions": {
         "task": "logout_sso.close_expired_sessions",

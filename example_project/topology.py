@@ -30,6 +30,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from example_project.env import BULK_QUEUE
 from example_project.runner import Service
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -253,6 +254,9 @@ def services(
             )
         )
     beat = ("--beat", "--schedule", str(var_dir / "celerybeat-schedule"))
-    processes.append(_worker(hub, hub_env, *beat, "--concurrency", "2"))
+    # One worker takes both the hub's queues here; production gives the bulk queue (the
+    # organization-wide logouts) workers of its own (docs: deployment).
+    queues = ("--queues", f"celery,{BULK_QUEUE}")
+    processes.append(_worker(hub, hub_env, *beat, *queues, "--concurrency", "2"))
     processes.append(_worker(client, client_env, "--concurrency", "1"))
     return processes

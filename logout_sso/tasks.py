@@ -68,14 +68,15 @@ def deliver_event(event_id: int, claim: str = "") -> int:
 
 
 @shared_task(name="logout_sso.run_organization_logout", acks_late=True, reject_on_worker_lost=True)
-def run_organization_logout(job_id: int) -> bool:
-    """Log the next batch of users of an organization-wide logout job out, then queue the
-    batch's deliveries and the next batch (behind them); return whether more remain. Route
+def run_organization_logout(job_id: int, users_done: int | None = None) -> bool:
+    """Log the next batch of users of an organization-wide logout job out (unless the job
+    has moved past ``users_done`` since this message was queued), then queue the batch's
+    deliveries and the next batch (behind them); return whether more remain. Route
     it, with ``deliver_organization_logout``, to a queue of its own to keep bulk work apart
     from single logouts (see the deployment docs)."""
     from logout_sso.hub.internal import jobs
 
-    return jobs.run_batch(job_id)
+    return jobs.run_batch(job_id, users_done)
 
 
 @shared_task(

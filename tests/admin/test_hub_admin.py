@@ -90,7 +90,9 @@ def test_log_out_an_organization_asks_first_and_says_how_many(client, root, worl
 def test_log_out_an_organization_once_confirmed(client, root, world, monkeypatch):
     acme, _globex = world
     started: list[int] = []
-    monkeypatch.setattr(tasks.run_organization_logout, "delay", started.append)
+    monkeypatch.setattr(
+        tasks.run_organization_logout, "delay", lambda job_id, _: started.append(job_id)
+    )
 
     response = client.post(
         changelist("organization"),

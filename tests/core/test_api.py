@@ -119,7 +119,9 @@ def test_log_out_organization_starts_a_background_job(
         track_session(wiki, acme, sub)
     track_session(wiki, globex, "gina")
     started: list[int] = []
-    monkeypatch.setattr("logout_sso.tasks.run_organization_logout.delay", started.append)
+    monkeypatch.setattr(
+        "logout_sso.tasks.run_organization_logout.delay", lambda job_id, _: started.append(job_id)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):  # Queued once committed.
         job = api.log_out_organization(acme)

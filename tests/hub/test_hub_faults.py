@@ -25,6 +25,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -35,12 +36,20 @@ import pytest
 import redis
 from django.utils import timezone
 
-from logout_sso import tasks
+from logout_sso import api, tasks
 from logout_sso.hub.internal import claims as claiming
 from logout_sso.hub.internal import sender
 from logout_sso.hub.internal.outbox import record_logout
-from logout_sso.models import Application, Delivery, LogoutPolicy, Organization
+from logout_sso.models import (
+    Application,
+    Delivery,
+    LogoutEvent,
+    LogoutPolicy,
+    Organization,
+    OrganizationLogoutJob,
+)
 from logout_sso.models.events import DeliveryState, Initiator
+from logout_sso.models.jobs import JobState
 from tests.celery_app import app as celery_app
 from tests.hub_receivers import (
     IDP_ISSUER,
@@ -102,14 +111,17 @@ class FaultHub:
         return event.pk
 
     @contextmanager
-    def worker(self, broker_url: str, read_timeout: float = READ_TIMEOUT) -> Iterator[str]:
-        """A hub worker process (its name), with the scaled-down timeouts, which this process
-        takes too (as the processes of one deployment share their settings)."""
+    def worker(
+        self, broker_url: str, read_timeout: float = READ_TIMEOUT, **extra: Any
+    ) -> Iterator[str]:
+        """A hub worker process (its name), with the scaled-down timeouts and ``extra``
+        settings, which this process takes too (as the processes of one deployment share
+        their settings)."""
         timeouts = {
             "DELIVERY_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
             "DELIVERY_READ_TIMEOUT": read_timeout,
         }
-        self.settings.LOGOUT_SSO = hub_logout_sso(self.pem, **timeouts)
+        self.settings.LOGOUT_SSO = hub_logout_sso(self.pem, **timeouts, **extra)
         overrides = {"LOGOUT_SSO": self.settings.LOGOUT_SSO, "OIDC_OP_ISSUER": IDP_ISSUER}
         log_dir = self.log_dir / uuid.uuid4().hex[:8]
         log_dir.mkdir()
@@ -467,3 +479,55 @@ def test_application_down_for_ten_minutes_is_delivered_with_the_default_retry_po
     assert tally("application down for ten minutes", {application: down}, hub_jwks) == Tally(
         delivered=1, lost=0, duplicated=0
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_organization_logout_skips_no_user(
+    hub: FaultHub, receivers: Callable[..., Receiver], hub_jwks: JsonServer, redis_url: str
+) -> None:
+    # 200 users with a session in each of two applications, logged out 10 at a time; the
+    # applications answer after 50 ms, so the job is still under way when its worker dies.
+    users = [f"user-{number:03}" for number in range(200)]
+    by_application = {}
+    for index in range(2):
+        receiver = receivers([slow(0.05)])
+        application, _ = register_application(f"app-{index}", hub.acme, uri=receiver.url)
+        for sub in users:
+            track_session(application, hub.acme, sub)
+        by_application[application] = receiver
+    batch = {"ORGANIZATION_LOGOUT_BATCH_SIZE": 10}
+
+    with hub.worker(redis_url, **batch) as name:
+        pids = worker_pids(name)
+        job = api.log_out_organization(hub.acme)
+        wait_for(
+            lambda: OrganizationLogoutJob.objects.get(pk=job.pk).users_done >= 20,
+            SETTLE_SECONDS,
+            "the job did not start",
+        )
+        kill_worker(pids)
+    done_when_killed = OrganizationLogoutJob.objects.get(pk=job.pk).users_done
+    assert done_when_killed < len(users), "the job ended before its worker was killed"
+
+    with hub.worker(redis_url, **batch):
+        # The killed worker's message came back (acks_late); the sweeper would take up a job
+        # whose message was lost too.
+        sweep_until_delivered(2 * len(users), timeout=120)
+
+    job.refresh_from_db()
+    per_user = Counter(LogoutEvent.objects.filter(job=job).values_list("sub", flat=True))
+    received = Counter(
+        validate_as_receiver(token, audience=application.client_id, jwks_uri=hub_jwks.url).sub
+        for application, receiver in by_application.items()
+        for token in receiver.tokens
+    )
+    duplicated = sum(count - 2 for count in received.values())
+    print(
+        f"\n[worker killed mid-organization-logout] users done when killed: {done_when_killed}"
+        f"/{len(users)}; delivered={delivered_count()} lost={len(set(users) - set(received))} "
+        f"duplicated={duplicated}"
+    )
+    assert (job.state, job.users_done) == (JobState.DONE, len(users))
+    assert per_user == dict.fromkeys(users, 1)  # No user skipped, none logged out twice.
+    assert set(received) == set(users)
+    assert all(count >= 2 for count in received.values())

@@ -32,9 +32,13 @@ class Queued:
     """The "go" messages of jobs and their deliveries, kept instead of sent."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.batches: list[int] = []
+        self.batches: list[tuple[int, int]] = []
         self.deliveries: list[tuple[int, str]] = []
-        monkeypatch.setattr(tasks.run_organization_logout, "delay", self.batches.append)
+        monkeypatch.setattr(
+            tasks.run_organization_logout,
+            "delay",
+            lambda job_id, users_done: self.batches.append((job_id, users_done)),
+        )
         monkeypatch.setattr(
             tasks.deliver_organization_logout,
             "delay",
@@ -81,7 +85,7 @@ def test_the_job_is_recorded_and_queued_at_once(
         job = api.log_out_organization(acme)
 
     assert (job.state, job.users_total, job.users_done) == (JobState.QUEUED, 5, 0)
-    assert queued_jobs.batches == [job.pk]
+    assert queued_jobs.batches == [(job.pk, 0)]
     assert not LogoutEvent.objects.exists()
     assert TrackedSession.objects.live().count() == 11
 
@@ -102,7 +106,7 @@ def test_batches_log_every_user_out_once_and_queue_their_deliveries(
     assert sorted(events.values_list("sub", flat=True)) == [f"user-{n}" for n in range(5)]
     assert set(events.values_list("organization", flat=True)) == {acme.pk}
     assert Delivery.objects.filter(event__job=job).count() == 10
-    assert queued_jobs.batches == [job.pk, job.pk]  # The batches after the first.
+    assert queued_jobs.batches == [(job.pk, 2), (job.pk, 4)]  # The batches after the first.
     claims = {claim for _job, claim in queued_jobs.deliveries}
     assert set(Delivery.objects.filter(event__job=job).values_list("claim", flat=True)) == claims
     assert not TrackedSession.objects.live().filter(organization=acme).exists()
@@ -177,13 +181,28 @@ def test_a_stalled_job_is_queued_again_by_the_sweeper(fleet, queued_jobs):
     stalled = api.log_out_organization(acme)
     moving = api.log_out_organization(acme)
     OrganizationLogoutJob.objects.filter(pk=stalled.pk).update(
-        updated_at=timezone.now() - timedelta(seconds=jobs.STALLED_AFTER_SECONDS + 1)
+        updated_at=timezone.now() - jobs.stalled_after() - timedelta(seconds=1)
     )
 
     assert jobs.resume_stalled() == 1
-    assert queued_jobs.batches == [stalled.pk]
+    assert queued_jobs.batches == [(stalled.pk, 0)]
     assert jobs.resume_stalled() == 0  # Not again at once: it waits its turn in the queue.
-    assert moving.pk not in queued_jobs.batches
+    assert moving.pk not in dict(queued_jobs.batches)
+
+
+def test_a_copy_of_a_batch_already_done_does_nothing(
+    fleet, queued_jobs, django_capture_on_commit_callbacks
+):
+    acme, _globex = fleet
+    job = api.log_out_organization(acme)
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.run_batch(job.pk, 0)
+
+        assert jobs.run_batch(job.pk, 0) is False  # The sweeper's copy of the first batch.
+
+    job.refresh_from_db()
+    assert job.users_done == 2
+    assert queued_jobs.batches == [(job.pk, 2)]  # One chain of batches, not two.
 
 
 # --- The admin ---------------------------------------------------------------------------------

@@ -36,8 +36,14 @@ from logout_sso.models import (
 from logout_sso.models.events import DeliveryState, Initiator
 from logout_sso.models.jobs import JobState
 
-#: A job that has not moved for this long (its message lost, its worker gone) is taken up again.
-STALLED_AFTER_SECONDS = 120
+#: A job that has not moved for this many claim leases (its message lost with a broker's
+#: data, or held by a worker that died) is taken up again.
+STALLED_AFTER_LEASES = 4
+
+
+def stalled_after() -> timedelta:
+    """How long a job may go without moving before the sweeper takes it up again."""
+    return timedelta(seconds=STALLED_AFTER_LEASES * claiming.lease_seconds())
 
 
 @dataclass(frozen=True)
@@ -66,14 +72,16 @@ def start(organization: Organization, *, by_user: AbstractBaseUser | None) -> Or
             requested_by_id=by_user.pk if by_user is not None else None,
             users_total=outbox.users_of(organization).count(),
         )
-        transaction.on_commit(partial(tasks.run_organization_logout.delay, job.pk))
+        transaction.on_commit(partial(tasks.run_organization_logout.delay, job.pk, 0))
     return job
 
 
-def run_batch(job_id: int) -> bool:
+def run_batch(job_id: int, users_done: int | None = None) -> bool:
     """Log the job's next batch of users out; return whether more remain. Safe to run twice
     at once or again after a crash: the job's row is locked and its cursor moves with the
-    batch, in one transaction."""
+    batch, in one transaction. ``users_done``: where the job stood when this batch was
+    queued; a message for a batch already done (a copy queued by the sweeper while the
+    original was only slow) does nothing, so copies never become parallel chains."""
     with transaction.atomic():
         job = (
             OrganizationLogoutJob.objects.select_for_update()
@@ -82,6 +90,8 @@ def run_batch(job_id: int) -> bool:
             .first()
         )
         if job is None or job.state == JobState.DONE:
+            return False
+        if users_done is not None and users_done != job.users_done:
             return False
         now = timezone.now()
         if job.state == JobState.QUEUED:
@@ -98,7 +108,8 @@ def run_batch(job_id: int) -> bool:
         for claim in claims:
             transaction.on_commit(partial(tasks.deliver_organization_logout.delay, job.pk, claim))
         if more:
-            transaction.on_commit(partial(tasks.run_organization_logout.delay, job.pk))
+            next_batch = partial(tasks.run_organization_logout.delay, job.pk, job.users_done)
+            transaction.on_commit(next_batch)
     return more
 
 
@@ -155,17 +166,15 @@ def progress(job: OrganizationLogoutJob) -> JobProgress:
 
 
 def resume_stalled() -> int:
-    """Queue again the next batch of every unfinished job that has not moved for a while (its
-    message lost with a broker's data, say); return how many. A batch queued twice is
-    harmless (see :func:`run_batch`)."""
-    cutoff = timezone.now() - timedelta(seconds=STALLED_AFTER_SECONDS)
-    stalled = list(
+    """Queue again the next batch of every unfinished job that has not moved for a while;
+    return how many. A batch queued twice is harmless (see :func:`run_batch`)."""
+    stalled = dict(
         OrganizationLogoutJob.objects.exclude(state=JobState.DONE)
-        .filter(updated_at__lt=cutoff)
-        .values_list("pk", flat=True)
+        .filter(updated_at__lt=timezone.now() - stalled_after())
+        .values_list("pk", "users_done")
     )
     # Touched, so a job still waiting in a long queue is queued again at most once a while.
     OrganizationLogoutJob.objects.filter(pk__in=stalled).update(updated_at=timezone.now())
-    for job_id in stalled:
-        tasks.run_organization_logout.delay(job_id)
+    for job_id, users_done in stalled.items():
+        tasks.run_organization_logout.delay(job_id, users_done)
     return len(stalled)
