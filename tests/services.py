@@ -141,12 +141,13 @@ def running_worker(
     log_dir: Path,
     overrides: dict[str, Any] | None = None,
     concurrency: int = 1,
+    queue: str | None = None,
 ) -> Iterator[str]:
     """A real ``celery worker`` process (prefork) on Redis and the test database, with
     tests.settings plus ``overrides`` (what a test's ``settings`` fixture cannot reach in
-    another process), on a queue of its own that its own retries go to too; yields its name.
-    The tests' Celery app routes there meanwhile."""
-    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
+    another process), on a queue of its own (``queue``, or a new name) that its own retries
+    go to too; yields its name. The tests' Celery app routes there meanwhile."""
+    queue = queue or f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     name = f"{queue}@{socket.gethostname()}"
     previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
     celery_app.conf.update(broker_url=redis_url, task_default_queue=queue)
