@@ -158,6 +158,10 @@ class LogoutEvent(models.Model):
                 condition=Q(completed_at__isnull=False),
                 name="logout_sso_event_completed",
             ),
+            # The recent logouts of an IdP session, or of a user: the organization of a
+            # back-channel logout that ended no session (receiver.internal.logouts).
+            models.Index(fields=["issuer", "sid", "created_at"], name="logout_sso_event_sid"),
+            models.Index(fields=["issuer", "sub", "created_at"], name="logout_sso_event_sub"),
         ]
 
     def __str__(self) -> str:

@@ -134,6 +134,10 @@ class TrackedSession(models.Model):
                 condition=Q(ended_at__isnull=True, expires_at__isnull=False),
                 name="logout_sso_session_expiry",
             ),
+            # The organizations of an IdP session, or of a user, ended sessions too: that of a
+            # back-channel logout that ended no session (receiver.internal.logouts).
+            models.Index(fields=["issuer", "sid", "organization"], name="logout_sso_session_sid"),
+            models.Index(fields=["issuer", "sub", "organization"], name="logout_sso_session_sub"),
             # The purge reads ended sessions oldest first (logout_sso.internal.retention).
             models.Index(
                 fields=["ended_at"],

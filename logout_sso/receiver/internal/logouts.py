@@ -4,18 +4,32 @@ All of it happens in one transaction with the record of the token (``LogoutEvent
 unique): a replayed token is refused there, and when anything fails (the session store, a
 listener such as the hub's fan-out) nothing is recorded, so the sender's retransmission of the
 same token is acted on.
+
+The logout is recorded under the organization of the sessions it ended. When it ended none (the
+user had logged out here already: the IdP tells every application afterwards), the organization
+is the one that recent logouts and the hub's tracked sessions of that IdP session (or user) name,
+if they name exactly one: organizations are tenants that distrust each other, so the record is
+never put under one of several on a guess.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso.internal.session_index import end_session_keys, matching_sessions
-from logout_sso.models import LogoutEvent
+from logout_sso.models import LogoutEvent, TrackedSession
 from logout_sso.models.events import Initiator, Outcome
 from logout_sso.receiver.internal.tokens import InvalidLogoutToken, LogoutToken
 from logout_sso.signals import logout_recorded, sessions_terminated
+
+#: How far back a logout of the same IdP session (or user) tells the organization of a logout
+#: that ended no session here.
+RECENT_LOGOUT = timedelta(days=1)
 
 
 def end_sessions_of(token: LogoutToken) -> LogoutEvent:
@@ -30,13 +44,37 @@ def end_sessions_of(token: LogoutToken) -> LogoutEvent:
         raise
 
 
+def known_organization(issuer: str, *, sid: str, sub: str) -> int | None:
+    """The organization of that IdP session (``sid``), or without one of that user (``sub``)
+    at ``issuer``, when exactly one is named by the logouts recorded in the last
+    ``RECENT_LOGOUT`` and the hub's tracked sessions, ended or not; else None."""
+    same = {"issuer": issuer, **({"sid": sid} if sid else {"sub": sub})}
+    recent = LogoutEvent.objects.filter(
+        **same, organization__isnull=False, created_at__gte=timezone.now() - RECENT_LOGOUT
+    )
+    named = {
+        *_two_organizations(recent),
+        *_two_organizations(TrackedSession.objects.filter(**same)),
+    }
+    return named.pop() if len(named) == 1 else None
+
+
+def _two_organizations(rows: QuerySet[Any]) -> list[int]:
+    """At most two of the organizations ``rows`` name: enough to tell one from several."""
+    return list(rows.order_by().values_list("organization_id", flat=True).distinct()[:2])
+
+
 def _act_on(token: LogoutToken) -> LogoutEvent:
     entries = matching_sessions(token.issuer, sid=token.sid, sub=token.sub)
     ended = list(entries.select_for_update().values_list("session_key", "organization_id"))
     organizations = {organization_id for _, organization_id in ended}
+    if ended:
+        organization_id = organizations.pop() if len(organizations) == 1 else None
+    else:
+        organization_id = known_organization(token.issuer, sid=token.sid, sub=token.sub)
     # Written first: a concurrent copy of the token waits here, then is refused.
     event = LogoutEvent.objects.create(
-        organization_id=organizations.pop() if len(organizations) == 1 else None,
+        organization_id=organization_id,
         initiator=Initiator.IDP_BACKCHANNEL,
         issuer=token.issuer,
         sub=token.sub,
