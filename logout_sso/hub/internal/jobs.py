@@ -84,7 +84,8 @@ def run_batch(job_id: int, users_done: int | None = None) -> bool:
     original was only slow) does nothing, so copies never become parallel chains."""
     with transaction.atomic():
         job = (
-            OrganizationLogoutJob.objects.select_for_update()
+            # Only the job's row is locked ("of": requested_by is an outer join).
+            OrganizationLogoutJob.objects.select_for_update(of=("self",))
             .select_related("organization", "requested_by")
             .filter(pk=job_id)
             .first()
