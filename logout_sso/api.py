@@ -12,7 +12,7 @@ packages are machinery and may change in any release.
 - The hub's applications: :func:`add_application`, :func:`rotate_application_credential`,
   :func:`disable_application`.
 - Client mode (this project as an application of a hub): :func:`register_session_at_hub`,
-  :func:`remove_session_at_hub`.
+  :func:`remove_session_at_hub`, :func:`sync_policies_from_hub`.
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ from logout_sso.models import (
     TrackedSession,
 )
 from logout_sso.models.events import Initiator
-from logout_sso.rp.internal import hub_membership
+from logout_sso.rp.internal import hub_membership, policy_mirror
+from logout_sso.rp.internal.policy_mirror import SyncReport
 
 __all__ = [
     "Initiator",
     "JobProgress",
     "PurgeReport",
     "RegistrationError",
+    "SyncReport",
     "add_application",
     "disable_application",
     "end_local_sessions",
@@ -58,6 +60,7 @@ __all__ = [
     "retry_failed_deliveries",
     "rotate_application_credential",
     "send_due_deliveries",
+    "sync_policies_from_hub",
 ]
 
 #: A request of :func:`add_application` and its kin cannot be carried out (one-line reason).
@@ -241,3 +244,14 @@ def remove_session_at_hub(session_key: str) -> bool:
     """Client mode: tell the hub a Django session of this project ended; False when the hub
     did not know it. Raises :class:`~logout_sso.client.HubError`."""
     return hub_membership.hub_client().remove_session(hub_membership.hub_session_id(session_key))
+
+
+def sync_policies_from_hub(*, force: bool = False) -> SyncReport:
+    """Client mode: make this project's organizations and policies those the hub serves to this
+    application, now (what the ``logout_sso.sync_policies`` task does every
+    ``POLICY_SYNC_INTERVAL``). Asks with the version held (``If-None-Match``); ``force``: fetch
+    and apply the hub's whole answer even when its version has not changed. Never raises for
+    the hub's sake: a hub that cannot be reached, refuses, or sends what cannot be applied
+    leaves everything as it was, and the report's ``error`` says why (recorded for the admin's
+    banner and ``manage.py check``). Raises ``ImproperlyConfigured`` outside client mode."""
+    return policy_mirror.sync(force=force)

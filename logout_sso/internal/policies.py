@@ -14,7 +14,7 @@ from django.core.cache import caches
 from logout_sso.conf import app_settings
 from logout_sso.models import LogoutPolicy
 
-CACHE_KEY = "logout_sso:policy:v1:{organization_id}"
+CACHE_KEY = "logout_sso:policy:v2:{organization_id}"
 CACHE_TIMEOUT = 60 * 60
 
 
@@ -31,6 +31,8 @@ class OrganizationPolicy:
     slo_mode: str
     session_ttl: int
     post_logout_redirect_uris: tuple[str, ...]
+    #: Client mode: mirrored from the hub, which then serves it to this application.
+    mirrored: bool = False
 
     @classmethod
     def from_policy(cls, policy: LogoutPolicy) -> OrganizationPolicy:
@@ -45,6 +47,7 @@ class OrganizationPolicy:
             slo_mode=policy.slo_mode,
             session_ttl=policy.session_ttl,
             post_logout_redirect_uris=tuple(policy.post_logout_redirect_uri_list),
+            mirrored=organization.is_mirrored,
         )
 
 
