@@ -160,8 +160,8 @@ class LogoutEvent(models.Model):
             ),
             # The recent logouts of an IdP session, or of a user: the organization of a
             # back-channel logout that ended no session (receiver.internal.logouts).
-            models.Index(fields=["issuer", "sid", "created_at"], name="logout_sso_event_sid"),
-            models.Index(fields=["issuer", "sub", "created_at"], name="logout_sso_event_sub"),
+            models.Index(fields=["sid", "issuer", "created_at"], name="logout_sso_event_sid"),
+            models.Index(fields=["sub", "issuer", "created_at"], name="logout_sso_event_sub"),
         ]
 
     def __str__(self) -> str:
