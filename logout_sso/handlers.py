@@ -90,11 +90,16 @@ def forget_cached_policy(
 def register_at_hub(
     sender: type[Any], session_key: str, organization_id: int, **identity: Any
 ) -> None:
-    """Client mode: the hub learns of the session once the sign-in committed."""
-    if hub_membership.enabled():
+    """Client mode: the hub learns of the session once the sign-in committed, if it serves the
+    organization to this application (whatever its SLO mode: an admin's logout at the hub must
+    reach every application); else nothing is sent, and a warning says so once an hour."""
+    if not hub_membership.enabled():
+        return
+    policy = get_policy(organization_id)
+    if hub_membership.served_at_hub(policy):
         registration = hub_membership.registration(
             session_key,
-            get_policy(organization_id),
+            policy,
             issuer=identity["issuer"],
             sub=identity["sub"],
             sid=identity["sid"],
@@ -107,10 +112,13 @@ def tell_hub(
     sender: type[LogoutEvent], event: LogoutEvent, session_key: str | None = None, **kwargs: Any
 ) -> None:
     """Client mode: a logout here is reported to the hub when the organization uses the
-    logout service (so every application hears of it), else the session is just removed."""
+    logout service (so every application hears of it), else the session is just removed; for
+    an organization the hub does not serve to this application, nothing is sent."""
     if not hub_membership.enabled() or session_key is None or event.organization_id is None:
         return
     policy = get_policy(event.organization_id)
+    if not policy.mirrored:
+        return  # Never registered there (see register_at_hub).
     if policy.slo_mode == SLOMode.LOGOUT_SERVICE:
         logout = {
             "sub": event.sub,

@@ -11,6 +11,7 @@ with this module: a project that only signs users in queues nothing that needs i
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
@@ -19,7 +20,7 @@ from logout_sso.client import HubError
 from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
 from logout_sso.models import Delivery
-from logout_sso.rp.internal import hub_membership
+from logout_sso.rp.internal import hub_membership, policy_mirror
 
 __all__ = [
     "close_expired_sessions",
@@ -31,7 +32,10 @@ __all__ = [
     "report_logout_to_hub",
     "run_organization_logout",
     "send_due_deliveries",
+    "sync_policies",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: A retry due sooner than this is queued with a countdown (well under Redis' visibility
 #: timeout, so it never runs twice); later ones are left to the sweeper.
@@ -107,12 +111,14 @@ def send_due_deliveries() -> int:
 
 def _call_hub(task: Task, call: Any) -> Any:  # type: ignore[type-arg]
     """Run a call to the hub; retry later (exponential backoff) when the hub is unreachable,
-    overloaded or failing; give up on an error retrying cannot fix."""
+    overloaded or failing; on an error retrying cannot fix (a 4xx but 429), log the hub's
+    reason as one warning and give up (the task succeeds: no traceback per sign-in)."""
     try:
         return call()
     except HubError as exc:
         if not exc.transient:
-            raise
+            logger.warning("The hub refused %s (not retried): %s", task.name, exc)
+            return None
         raise task.retry(exc=exc, countdown=min(300, 2**task.request.retries)) from exc
 
 
@@ -132,3 +138,14 @@ def remove_session_at_hub(self: Task, session_id: str) -> None:  # type: ignore[
 def report_logout_to_hub(self: Task, logout: dict[str, Any]) -> None:  # type: ignore[type-arg]
     """Client mode: the user logged out here; the hub logs them out everywhere."""
     _call_hub(self, lambda: hub_membership.hub_client().report_logout(**logout))
+
+
+@shared_task(name="logout_sso.sync_policies")
+def sync_policies() -> dict[str, Any] | None:
+    """Client mode: mirror the organizations and policies this application serves at the hub
+    (schedule it with Celery beat every ``POLICY_SYNC_INTERVAL`` seconds); returns what it did
+    (:class:`~logout_sso.api.SyncReport` as a dict). Outside client mode it does nothing and
+    returns None."""
+    if not hub_membership.enabled():
+        return None
+    return policy_mirror.sync().as_dict()

@@ -153,7 +153,9 @@ def client_mode(settings, monkeypatch, make_organization):
             f"logout_sso.tasks.{task}.delay",
             lambda payload, task=task: queued.append((task, payload)),
         )
-    return make_organization("acme", idp_organization_id="org_acme"), queued
+    # Mirrored from the hub, which serves it to this application (tests/rp/test_hub_registration
+    # for one it does not serve).
+    return make_organization("acme", idp_organization_id="org_acme", hub_id=7), queued
 
 
 def test_a_sign_in_is_registered_at_the_hub_after_commit(client_mode):

@@ -14,7 +14,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from logout_sso import api
+from logout_sso import api, tasks
 from logout_sso.internal.policies import get_policy
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, PolicyMirror
 from logout_sso.rp.internal.mirror_state import mirror_state
@@ -518,3 +518,11 @@ def test_outside_client_mode_there_is_nothing_to_sync(settings):
 
     with pytest.raises(ImproperlyConfigured, match="HUB_URL"):
         sync()
+
+
+def test_the_task_returns_the_report_and_does_nothing_outside_client_mode(scripted_hub, settings):
+    scripted_hub.organizations = [hub_organization(7, "acme")]
+
+    assert tasks.sync_policies.run() == api.SyncReport(created=1).as_dict()
+    settings.LOGOUT_SSO = {}
+    assert tasks.sync_policies.run() is None
