@@ -16,6 +16,8 @@ from django.utils.module_loading import import_string
 from logout_sso.conf import app_settings
 from logout_sso.handlers import is_hub
 from logout_sso.models.organizations import LogoutPolicy
+from logout_sso.rp.internal import hub_membership
+from logout_sso.rp.internal.mirror_state import mirror_state, stale_after
 
 __all__ = ["Codes", "Hints", "Messages"]
 
@@ -54,6 +56,7 @@ class Codes:
     POLICY_DEFEATS_SLO = "logout_sso.W001"
     CACHE_NOT_SHARED = "logout_sso.W002"
     SQLITE_DEFERRED_TRANSACTIONS = "logout_sso.W004"
+    POLICY_MIRROR_STALE = "logout_sso.W005"
 
 
 class Messages:
@@ -95,6 +98,13 @@ class Messages:
     )
 
     EXTRA_MISSING = "{need}, but {module} cannot be imported."
+    POLICY_MIRROR_STALE = (
+        "The organizations and policies mirrored from the hub {hub_url} were last confirmed "
+        "{confirmed}, longer ago than {threshold} s (five times POLICY_SYNC_INTERVAL): {cause} "
+        "The last known ones stay in force meanwhile."
+    )
+    MIRROR_LAST_ERROR = "the last attempt failed: {error}."
+    MIRROR_NOT_ATTEMPTED = "no attempt failed; is the task logout_sso.sync_policies scheduled?"
     SQLITE_DEFERRED_TRANSACTIONS = (
         "This project is a hub on the SQLite database {alias!r}, whose transactions do not take "
         "the write lock when they begin: its Celery workers and web processes write at once, "
@@ -113,6 +123,10 @@ class Hints:
     ISSUER_MISSING = "Set OIDC_OP_ISSUER to the 'issuer' of the provider's discovery document."
     MIDDLEWARE_MISSING = f"Add '{RP_MIDDLEWARE}' after AuthenticationMiddleware."
     EXTRA_MISSING = "pip install 'django-logout-sso[{extra}]'"
+    POLICY_MIRROR_STALE = (
+        "Run python manage.py logout_sso_sync to sync now and see why it fails; Celery beat must "
+        "run logout_sso.sync_policies every POLICY_SYNC_INTERVAL seconds."
+    )
     SQLITE_DEFERRED_TRANSACTIONS = (
         "Set DATABASES[{alias!r}]['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (with a "
         "'timeout' of some seconds, e.g. 20), or use PostgreSQL."
@@ -310,6 +324,42 @@ def check_policies(
             )
             for policy in trapped
         )
+    return messages
+
+
+@register(Tags.database)
+def check_policy_mirror(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Client mode: the copy of the hub's organizations and policies is stale (the hub has not
+    confirmed it for five times ``POLICY_SYNC_INTERVAL``). A database check, like
+    :func:`check_policies`."""
+    try:
+        if not hub_membership.enabled():
+            return []
+    except ImproperlyConfigured:
+        return []  # logout_sso.E001 says why.
+    messages: list[CheckMessage] = []
+    for alias in databases or ():
+        try:
+            state = mirror_state(using=alias)
+        except DatabaseError:
+            continue  # Tables not created yet: `migrate` runs checks before migrating.
+        if state.stale:
+            messages.append(
+                Warning(
+                    Messages.POLICY_MIRROR_STALE.format(
+                        hub_url=state.hub_url,
+                        confirmed=state.synced_at.isoformat() if state.synced_at else "never",
+                        threshold=int(stale_after().total_seconds()),
+                        cause=Messages.MIRROR_LAST_ERROR.format(error=state.last_error)
+                        if state.last_error
+                        else Messages.MIRROR_NOT_ATTEMPTED,
+                    ),
+                    hint=Hints.POLICY_MIRROR_STALE,
+                    id=Codes.POLICY_MIRROR_STALE,
+                )
+            )
     return messages
 
 
