@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -16,15 +16,22 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from logout_sso import api
+from logout_sso.admin import mirroring
 from logout_sso.admin.scoping import OrganizationScopedAdmin, acting_user
 from logout_sso.checks import Hints, Messages
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 #: What binds an organization to its identity provider: superusers' to change.
 IDENTITY_FIELDS = ("slug", "idp_organization_id", "connection")
 
 
 class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
+    """The policy; for an organization mirrored from the hub, only the delivery retry settings
+    are this project's to change."""
+
     model = LogoutPolicy
     can_delete = False
     min_num = 1
@@ -45,22 +52,34 @@ class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
         ),
     ]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> list[str] | tuple[Any, ...]:
+        readonly = super().get_readonly_fields(request, obj)
+        if mirroring.is_mirrored(obj):
+            return [*readonly, *mirroring.MIRRORED_POLICY_FIELDS]
+        return readonly
+
 
 class EmailDomainInline(admin.TabularInline):  # type: ignore[type-arg]
     """Email domains route logins to an organization: only superusers change them (a tenant
-    claiming another's domain would receive its users' logins)."""
+    claiming another's domain would receive its users' logins), and nobody here those of an
+    organization mirrored from the hub."""
 
     model = EmailDomain
     extra = 0
 
+    def _may_edit(self, request: HttpRequest, obj: Model | None) -> bool:
+        return request.user.is_superuser and not mirroring.is_mirrored(obj)
+
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_superuser and super().has_add_permission(request, obj)
+        return self._may_edit(request, obj) and super().has_add_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_superuser and super().has_change_permission(request, obj)
+        return self._may_edit(request, obj) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
+        return self._may_edit(request, obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Organization)
@@ -107,22 +126,52 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def single_logout_works(self, organization: Organization) -> bool:
         return not organization.logout_policy.defeats_single_logout
 
+    @admin.display(description=_("managed at the hub"))
+    def managed_at_hub(self, organization: Organization) -> str:
+        return mirroring.managed_at_hub(organization)
+
     def get_readonly_fields(
         self, request: HttpRequest, obj: Organization | None = None
     ) -> list[str] | tuple[Any, ...]:
         if request.user.is_superuser:
-            return super().get_readonly_fields(request, obj)
-        # Only superusers grant access (a staff user choosing among all users would see them
-        # all) and bind an organization to its identity provider: a tenant's admin who set
-        # another's IdP organization id, slug or connection would re-route its logins.
-        return [*IDENTITY_FIELDS, "admins"]
+            readonly = list(super().get_readonly_fields(request, obj))
+        else:
+            # Only superusers grant access (a staff user choosing among all users would see
+            # them all) and bind an organization to its identity provider: a tenant's admin who
+            # set another's IdP organization id, slug or connection would re-route its logins.
+            readonly = [*IDENTITY_FIELDS, "admins"]
+        if mirroring.is_mirrored(obj):  # Whoever asks: the hub decides these.
+            readonly += [*mirroring.MIRRORED_FIELDS, "managed_at_hub"]
+        return list(dict.fromkeys(readonly))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Organization | None = None) -> _FieldsetSpec:
+        fieldsets = super().get_fieldsets(request, obj)
+        if mirroring.is_mirrored(obj):
+            return [(None, {"fields": ["managed_at_hub"]}), *fieldsets]
+        return fieldsets
 
     def get_prepopulated_fields(
         self, request: HttpRequest, obj: Organization | None = None
     ) -> dict[str, Sequence[str]]:
-        if request.user.is_superuser:
+        if request.user.is_superuser and not mirroring.is_mirrored(obj):
             return super().get_prepopulated_fields(request, obj)
         return {}  # The slug is read-only.
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        mirroring.warn_if_stale(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        mirroring.warn_if_stale(request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return super().get_queryset(request).select_related("logout_policy")
