@@ -8,14 +8,16 @@ cache, cached_db, django-redis), since it goes through the engine's own ``Sessio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable
 from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from logout_sso.internal.user_ranges import UserKey
 from logout_sso.models import LocalSession
 
 
@@ -73,6 +75,25 @@ def end_sessions(
     return end_indexed(
         matching_sessions(issuer, sid=sid, sub=sub, organization_ids=organization_ids)
     )
+
+
+def end_sessions_of_users(
+    organization_id: int, users: Collection[UserKey], within: Q
+) -> Counter[UserKey]:
+    """End the sessions of these users in the organization (``within``: a condition on
+    issuer and sub that holds for them all, e.g. their range, so that one indexed query finds
+    them); return how many each had."""
+    entries = LocalSession.objects.filter(within, organization_id=organization_id)
+    with transaction.atomic():
+        rows = [
+            (key, (issuer, sub))
+            for key, issuer, sub in entries.select_for_update().values_list(
+                "session_key", "issuer", "sub"
+            )
+            if (issuer, sub) in users
+        ]
+        end_session_keys([key for key, _ in rows])
+    return Counter(user for _, user in rows)
 
 
 def end_organization_sessions(organization_id: int) -> int:

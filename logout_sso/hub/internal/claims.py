@@ -10,6 +10,7 @@ can therefore never send the same delivery at once, on PostgreSQL as on SQLite.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -52,6 +53,16 @@ def claims_for(count: int) -> list[str]:
     shares = max(1, min(app_settings.DELIVERY_TASKS_PER_EVENT, count // SPLIT_MIN_DELIVERIES))
     claims = [new_claim() for _ in range(shares)]
     return [claims[index % shares] for index in range(count)]
+
+
+def claims_by(size: int) -> Callable[[int], list[str]]:
+    """Claims for ``count`` deliveries, a new one every ``size`` deliveries (one task each)."""
+
+    def claims_of(count: int) -> list[str]:
+        claims = [new_claim() for _ in range(-(-count // size))]
+        return [claims[index // size] for index in range(count)]
+
+    return claims_of
 
 
 def due() -> Q:

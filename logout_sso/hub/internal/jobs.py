@@ -12,12 +12,13 @@ are taken in between).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
@@ -25,13 +26,15 @@ from logout_sso import tasks
 from logout_sso.conf import app_settings
 from logout_sso.hub.internal import claims as claiming
 from logout_sso.hub.internal import outbox
-from logout_sso.internal import session_index
+from logout_sso.internal import session_index, user_ranges
+from logout_sso.internal.user_ranges import UserKey
 from logout_sso.models import (
     Delivery,
     LocalSession,
     LogoutEvent,
     Organization,
     OrganizationLogoutJob,
+    TrackedSession,
 )
 from logout_sso.models.events import DeliveryState, Initiator
 from logout_sso.models.jobs import JobState
@@ -100,7 +103,7 @@ def run_batch(job_id: int, users_done: int | None = None) -> bool:
         after = (job.last_issuer, job.last_sub) if job.users_done else None
         size = app_settings.ORGANIZATION_LOGOUT_BATCH_SIZE
         users = list(outbox.users_of(job.organization, after=after)[:size])
-        claims = _log_out(job, users)
+        claims = _log_out(job, users, now)
         more = len(users) == size
         if not more:
             job.local_sessions_ended += _end_remaining_local_sessions(job.organization_id)
@@ -114,32 +117,54 @@ def run_batch(job_id: int, users_done: int | None = None) -> bool:
     return more
 
 
-def _log_out(job: OrganizationLogoutJob, users: list[tuple[str, str]]) -> list[str]:
-    """Log these users out (an event each, and their sessions here ended), their deliveries
-    dealt out under claims of about ``DELIVERY_CONCURRENCY`` each (one task, one round of
-    POSTs, each); move the job's cursor past them and return the claims."""
-    claims = [claiming.new_claim()]
-    held = 0
-    for issuer, sub in users:
-        if held >= app_settings.DELIVERY_CONCURRENCY:
-            claims.append(claiming.new_claim())
-            held = 0
-        local = session_index.end_sessions(issuer, sub=sub, organization_ids=[job.organization_id])
-        event = LogoutEvent.objects.create(
+def _log_out(job: OrganizationLogoutJob, users: list[UserKey], now: datetime) -> list[str]:
+    """Log these users out, in a few statements for them all: their sessions here end, an
+    event each, their deliveries dealt out under claims of ``DELIVERY_CONCURRENCY`` each (one
+    task, one round of POSTs, each), their tracked sessions ended. Move the job's cursor past
+    them; return the claims."""
+    if not users:
+        return []
+    wanted = set(users)
+    start = (job.last_issuer, job.last_sub) if job.users_done else None
+    within = user_ranges.after(start) & user_ranges.up_to(users[-1])
+    ended_here = session_index.end_sessions_of_users(job.organization_id, wanted, within)
+    live = TrackedSession.objects.live().filter(within, organization_id=job.organization_id)
+    sessions = [s for s in outbox.holders(live.order_by()) if (s.issuer, s.sub) in wanted]
+    by_user: dict[UserKey, list[outbox.Holder]] = {}
+    for session in sessions:
+        by_user.setdefault((session.issuer, session.sub), []).append(session)
+    events = _create_events(
+        LogoutEvent(
             initiator=Initiator.ADMIN,
-            initiated_by_user=job.requested_by,
+            initiated_by_user_id=job.requested_by_id,
             issuer=issuer,
             sub=sub,
-            organization=job.organization,
+            organization_id=job.organization_id,
             job=job,
-            sessions_ended=local,
+            sessions_ended=ended_here[(issuer, sub)],
         )
-        held += outbox.fan_out(event, claim=claims[-1])
-        job.local_sessions_ended += local
-    if users:
-        job.users_done += len(users)
-        job.last_issuer, job.last_sub = users[-1]
-    return claims if users else []
+        for issuer, sub in users
+    )
+    plans = [
+        (event, outbox.plan(event, by_user.get((event.issuer, event.sub), []))) for event in events
+    ]
+    queued = outbox.write(plans, now, claiming.claims_by(app_settings.DELIVERY_CONCURRENCY))
+    outbox.end_tracked(sessions, now)
+    job.local_sessions_ended += sum(ended_here.values())
+    job.users_done += len(users)
+    job.last_issuer, job.last_sub = users[-1]
+    return list(dict.fromkeys(claim for _event_id, claim in queued))
+
+
+def _create_events(events: Iterable[LogoutEvent]) -> list[LogoutEvent]:
+    """Insert the events, with their primary keys (one statement where the database returns
+    them)."""
+    if connection.features.can_return_rows_from_bulk_insert:
+        return LogoutEvent.objects.bulk_create(events)
+    created = list(events)
+    for event in created:
+        event.save(force_insert=True)
+    return created
 
 
 def _end_remaining_local_sessions(organization_id: int) -> int:

@@ -9,18 +9,20 @@ once the claim's lease is over: the database is the truth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
 from logout_sso.hub.internal import claims as claiming
+from logout_sso.internal import user_ranges
 from logout_sso.internal.session_index import end_sessions
+from logout_sso.internal.user_ranges import UserKey
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.tracked_sessions import EndReason
@@ -50,6 +52,36 @@ def has_live_sessions(*, issuer: str, sub: str, sid: str, organization: Organiza
     return live_sessions(issuer, sub=sub, sid=sid, organization_ids=[organization.pk]).exists()
 
 
+class Holder(NamedTuple):
+    """A live tracked session, as a logout plans its deliveries (see :func:`holders`)."""
+
+    pk: int
+    issuer: str
+    sub: str
+    sid: str
+    application_id: int
+    enabled: bool
+    shares_store: bool
+    uri: str
+    requires_sid: bool
+
+
+def holders(sessions: QuerySet[TrackedSession]) -> list[Holder]:
+    """The sessions with what :func:`plan` needs of their applications (one query)."""
+    rows = sessions.values_list(
+        "pk",
+        "issuer",
+        "sub",
+        "sid",
+        "application_id",
+        "application__enabled",
+        "application__shares_session_store",
+        "application__backchannel_logout_uri",
+        "application__backchannel_logout_session_required",
+    )
+    return [Holder(*row) for row in rows]
+
+
 class Planned(NamedTuple):
     """A delivery a logout takes."""
 
@@ -58,37 +90,40 @@ class Planned(NamedTuple):
     direct: bool  # Ended in this project's session store: already delivered.
 
 
-def deliveries_for(event: LogoutEvent, sessions: QuerySet[TrackedSession]) -> list[Planned]:
+def plan(event: LogoutEvent, sessions: Iterable[Holder]) -> list[Planned]:
     """What ending ``sessions`` takes: one delivery per enabled application holding one (direct
     for those sharing this project's session store), and one per session for an application
     that requires a sid when the logout names only a subject."""
-    holders = sessions.filter(application__enabled=True).values_list(
-        "application_id",
-        "application__shares_session_store",
-        "application__backchannel_logout_uri",
-        "application__backchannel_logout_session_required",
-        "sid",
-    )
     planned: dict[tuple[int, str], Planned] = {}
-    for application_id, shares_store, uri, requires_sid, sid in holders:
-        if shares_store:
+    for session in sessions:
+        if not session.enabled:
+            continue
+        application_id = session.application_id
+        if session.shares_store:
             planned.setdefault((application_id, ""), Planned(application_id, "", direct=True))
-        elif uri:
-            sid = sid if requires_sid and not event.sid else ""
+        elif session.uri:
+            sid = session.sid if session.requires_sid and not event.sid else ""
             planned.setdefault((application_id, sid), Planned(application_id, sid, direct=False))
     return list(planned.values())
 
 
 def write(
-    event: LogoutEvent, planned: list[Planned], now: datetime, claim: str | None = None
-) -> list[str]:
-    """Insert the deliveries: direct ones delivered, the others claimed for the tasks that will
-    send them (see :func:`~logout_sso.hub.internal.claims.claims_for`), or all for ``claim``
-    when given; return those claims."""
-    direct = [{"application_id": p.application_id} for p in planned if p.direct]
+    plans: list[tuple[LogoutEvent, list[Planned]]],
+    now: datetime,
+    claims_for: Callable[[int], list[str]] = claiming.claims_for,
+) -> list[tuple[int, str]]:
+    """Insert the deliveries of these events (one statement or a few for them all): direct
+    ones delivered, the others claimed for the tasks that will send them, ``claims_for(n)``
+    giving the claims of the ``n`` to send, in order; mark the events with nothing to send
+    completed. Return each (event id, claim) to queue a task for."""
+    direct = [
+        {"event_id": e.pk, "application_id": p.application_id}
+        for e, ps in plans
+        for p in ps
+        if p.direct
+    ]
     Delivery.objects.insert_each(
         direct,
-        event_id=event.pk,
         sid="",
         state=DeliveryState.DELIVERED,
         attempts=1,
@@ -98,46 +133,55 @@ def write(
         claim="",
         created_at=now,
     )
-    to_send = [p for p in planned if not p.direct]
-    claims = [claim] * len(to_send) if claim else claiming.claims_for(len(to_send))
+    to_send = [(event, p) for event, ps in plans for p in ps if not p.direct]
+    claims = claims_for(len(to_send))
     Delivery.objects.insert_each(
         [
-            {"application_id": p.application_id, "sid": p.sid, "claim": claim}
-            for p, claim in zip(to_send, claims, strict=True)
+            {"event_id": event.pk, "application_id": p.application_id, "sid": p.sid, "claim": claim}
+            for (event, p), claim in zip(to_send, claims, strict=True)
         ],
-        event_id=event.pk,
         state=DeliveryState.PENDING,
         attempts=0,
         next_attempt_at=now + timedelta(seconds=claiming.lease_seconds()),
         last_error="",
         created_at=now,
     )
-    return list(dict.fromkeys(claims))
+    sending = {event.pk for event, _ in to_send}
+    done = [event for event, _ in plans if event.pk not in sending]
+    LogoutEvent.objects.filter(pk__in=[event.pk for event in done]).update(
+        outcome=Outcome.COMPLETED, completed_at=now
+    )
+    for event in done:
+        event.outcome, event.completed_at = Outcome.COMPLETED, now
+    queued = ((event.pk, claim) for (event, _), claim in zip(to_send, claims, strict=True))
+    return list(dict.fromkeys(queued))
+
+
+def end_tracked(sessions: Iterable[Holder], now: datetime) -> None:
+    """Mark these tracked sessions ended by a logout."""
+    TrackedSession.objects.filter(pk__in=[session.pk for session in sessions]).update(
+        ended_at=now, end_reason=EndReason.LOGOUT
+    )
 
 
 @transaction.atomic(savepoint=False)
-def fan_out(
-    event: LogoutEvent, organization_ids: list[int] | None = None, *, claim: str | None = None
-) -> int:
+def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> int:
     """Deliveries of ``event`` to every application holding one of its sessions in those
     organizations (by default, the event's own); the sessions are marked ended, and the tasks
-    that send the deliveries are queued once the transaction commits; with ``claim``, the
-    deliveries are written under it and no task is queued (the caller sends that claim's
-    deliveries: an organization-wide logout, a batch of users at a time). Returns how many
+    that send the deliveries are queued once the transaction commits. Returns how many
     deliveries. Nothing outside those organizations is ended, here or elsewhere."""
     now = timezone.now()
     scope = [event.organization_id] if organization_ids is None else organization_ids
-    sessions = live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
-    planned = deliveries_for(event, sessions)
-    claims = write(event, planned, now, claim)
+    sessions = holders(
+        live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
+    )
+    planned = plan(event, sessions)
+    queued = write([(event, planned)], now)
     if any(p.direct for p in planned):
         end_sessions(event.issuer, sid=event.sid, sub=event.sub, organization_ids=scope)
-    sessions.update(ended_at=now, end_reason=EndReason.LOGOUT)
-    for own_claim in claims if claim is None else []:
-        transaction.on_commit(partial(tasks.deliver_event.delay, event.pk, own_claim))
-    if not claims:
-        LogoutEvent.objects.filter(pk=event.pk).update(outcome=Outcome.COMPLETED, completed_at=now)
-        event.outcome, event.completed_at = Outcome.COMPLETED, now
+    end_tracked(sessions, now)
+    for event_id, claim in queued:
+        transaction.on_commit(partial(tasks.deliver_event.delay, event_id, claim))
     return len(planned)
 
 
@@ -165,13 +209,12 @@ def record_logout(
     return event
 
 
-def users_of(organization: Organization, *, after: tuple[str, str] | None = None) -> QuerySet[Any]:
+def users_of(organization: Organization, *, after: UserKey | None = None) -> QuerySet[Any]:
     """(issuer, sub) of every user with a live tracked session in the organization, in order;
     only those after ``after`` when given (an organization-wide logout's next batch)."""
-    users = TrackedSession.objects.live().filter(organization=organization)
-    if after is not None:
-        issuer, sub = after
-        users = users.filter(Q(issuer__gt=issuer) | Q(issuer=issuer, sub__gt=sub))
+    users = TrackedSession.objects.live().filter(
+        user_ranges.after(after), organization=organization
+    )
     return users.values_list("issuer", "sub").distinct().order_by("issuer", "sub")
 
 
