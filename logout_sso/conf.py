@@ -169,9 +169,12 @@ def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
             f"has an item with unknown key(s) {', '.join(unknown)}; "
             f"known keys: {', '.join(sorted(TRUSTED_ISSUER_KEYS))}.",
         )
-    for required in ("issuer", "audience"):
-        if not isinstance(item.get(required), str) or not item[required]:
-            raise _fail(key, f"has an item without a non-empty string {required!r}: {item!r}.")
+    if not isinstance(item.get("issuer"), str) or not item["issuer"]:
+        raise _fail(key, f"has an item without a non-empty string 'issuer': {item!r}.")
+    audience = item.get("audience", getattr(settings, "OIDC_RP_CLIENT_ID", None))
+    if not isinstance(audience, str) or not audience:
+        default = "" if "audience" in item else " (nor OIDC_RP_CLIENT_ID, its default)"
+        raise _fail(key, f"has an item without a non-empty string 'audience'{default}: {item!r}.")
     algorithms = item.get("algorithms", ["RS256"])
     if (
         not isinstance(algorithms, list | tuple)
@@ -186,7 +189,7 @@ def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
         )
     return TrustedIssuer(
         issuer=_check_url(key, item["issuer"]),
-        audience=item["audience"],
+        audience=audience,
         jwks_uri=_optional_url(key, item.get("jwks_uri")),
         algorithms=tuple(algorithms),
         subject_issuer=_optional_url(key, item.get("subject_issuer")),
@@ -479,7 +482,8 @@ SETTINGS: dict[str, _Setting] = {
             "Issuers, beyond the project's own OpenID provider (`OIDC_OP_ISSUER`, audience "
             "`OIDC_RP_CLIENT_ID`, keys at `OIDC_OP_JWKS_ENDPOINT`), whose back-channel logout "
             "tokens are accepted: a list of objects with `issuer` (URL), `audience` (the client "
-            "id the tokens must name), optional `jwks_uri` (else discovered from the issuer), "
+            "id the tokens must name; default `OIDC_RP_CLIENT_ID`), optional `jwks_uri` (else "
+            "discovered from the issuer's `/.well-known/openid-configuration`), "
             'optional `algorithms` (default `["RS256"]`; asymmetric algorithms only: `none` '
             "and HMAC are never accepted) and optional `subject_issuer` (the issuer whose "
             "`sub`/`sid` its tokens name: a logout_sso hub relays the IdP's)."

@@ -29,9 +29,16 @@ receiver_urlpatterns: list[URLPattern] = [
     path("backchannel-logout/", BackchannelLogoutView.as_view(), name="backchannel_logout"),
 ]
 
-#: The logout service: its signing keys and the session API for applications.
+#: The logout service: its signing keys, its issuer metadata and the session API for
+#: applications.
 hub_urlpatterns: list[URLPattern] = [
     path("jwks/", hub_views.jwks, name="jwks"),
+    # Where receivers discover the hub when HUB_ISSUER is the URL these patterns are mounted at.
+    path(
+        ".well-known/openid-configuration",
+        hub_views.openid_configuration,
+        name="openid_configuration",
+    ),
     path("api/sessions/", hub_views.sessions, name="api_sessions"),
     # A session id registered before ids with "/" were refused can still be removed.
     path("api/sessions/<path:session_id>/", hub_views.session, name="api_session"),

@@ -10,6 +10,8 @@
 - ``GET /sso/api/organizations/``: the organizations the application serves, with their
   policies (``ETag``; ``304`` for a matching ``If-None-Match``), which client mode mirrors.
 - ``GET /sso/jwks/``: the hub's public signing keys.
+- ``GET /sso/.well-known/openid-configuration``: the hub's issuer metadata, where receivers
+  discover its keys from its issuer (:mod:`logout_sso.hub.internal.metadata`).
 
 Errors and limits: :mod:`logout_sso.hub.internal.api_protocol`.
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -37,11 +40,21 @@ from logout_sso.hub.internal.api_fields import (
 )
 from logout_sso.hub.internal.api_protocol import ApiError, api_view, json_body
 from logout_sso.hub.internal.keys import published_jwks
+from logout_sso.hub.internal.metadata import hub_metadata
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import Application, Delivery, LogoutEvent, TrackedSession
 from logout_sso.models.tracked_sessions import EndReason
 
-__all__ = ["jwks", "logout", "logouts", "not_found", "organizations", "session", "sessions"]
+__all__ = [
+    "jwks",
+    "logout",
+    "logouts",
+    "not_found",
+    "openid_configuration",
+    "organizations",
+    "session",
+    "sessions",
+]
 
 #: The largest primary key a database holds (BigAutoField); a larger id names nothing.
 MAX_ID = 2**63 - 1
@@ -211,4 +224,20 @@ def jwks(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(published_jwks())
     response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
     response["Content-Type"] = "application/jwk-set+json"
+    return response
+
+
+@require_safe
+def openid_configuration(request: HttpRequest) -> JsonResponse:
+    """``GET /sso/.well-known/openid-configuration``: the hub's issuer metadata (``issuer``,
+    ``jwks_uri``, back-channel logout support), cached like the JWKS; a JSON 404 where this
+    project is no hub."""
+    namespace = request.resolver_match.namespace if request.resolver_match else None
+    document = hub_metadata(reverse("logout_sso:jwks", current_app=namespace))
+    if document is None:
+        return ApiError(
+            404, "not_found", "This project is no logout service (no HUB_ISSUER or signing key)."
+        ).response()
+    response = JsonResponse(document)
+    response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
     return response

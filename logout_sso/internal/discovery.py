@@ -260,6 +260,12 @@ def _cached_or_fetched(document: _Document) -> dict[str, Any]:
 # --- the documents --------------------------------------------------------------------------
 
 
+def metadata_url(issuer: str) -> str:
+    """Where the metadata of ``issuer`` is (OpenID Connect Discovery 1.0, section 4): its
+    identifier without a trailing ``/``, then ``/.well-known/openid-configuration``."""
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
 def provider_metadata(issuer: str) -> dict[str, Any]:
     """The discovery document of ``issuer``, whose ``issuer`` must be exactly that."""
 
@@ -270,8 +276,8 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
                 f"{metadata.get('issuer')!r}; they must match exactly."
             )
 
-    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    return _cached_or_fetched(_Document("metadata", issuer, url, METADATA_CACHE_SECONDS, validate))
+    document = _Document("metadata", issuer, metadata_url(issuer), METADATA_CACHE_SECONDS, validate)
+    return _cached_or_fetched(document)
 
 
 def _validate_jwks(url: str) -> Callable[[dict[str, Any]], None]:

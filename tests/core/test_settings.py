@@ -250,6 +250,34 @@ def test_trusted_issuer_with_empty_audience():
     assert "without a non-empty string 'audience'" in message
 
 
+def test_trusted_issuer_audience_defaults_to_the_oidc_client_id(settings):
+    settings.OIDC_RP_CLIENT_ID = "wiki-client"
+    settings.LOGOUT_SSO = {"TRUSTED_ISSUERS": [{"issuer": "https://hub.example.com/sso/"}]}
+
+    [issuer] = app_settings.TRUSTED_ISSUERS
+
+    assert (issuer.issuer, issuer.audience) == ("https://hub.example.com/sso/", "wiki-client")
+
+
+def test_trusted_issuer_audience_given_wins_over_the_oidc_client_id(settings):
+    settings.OIDC_RP_CLIENT_ID = "wiki-client"
+    settings.LOGOUT_SSO = {"TRUSTED_ISSUERS": [ISSUER]}
+
+    assert app_settings.TRUSTED_ISSUERS[0].audience == "crm-client"
+
+
+def test_trusted_issuer_without_audience_nor_oidc_client_id_says_both(settings):
+    if hasattr(settings, "OIDC_RP_CLIENT_ID"):
+        del settings.OIDC_RP_CLIENT_ID
+
+    message = error_message(TRUSTED_ISSUERS=[{"issuer": "https://hub.example.com/sso/"}])
+
+    assert message == (
+        "LOGOUT_SSO['TRUSTED_ISSUERS'] has an item without a non-empty string 'audience' (nor "
+        "OIDC_RP_CLIENT_ID, its default): {'issuer': 'https://hub.example.com/sso/'}."
+    )
+
+
 def test_trusted_issuer_unknown_sub_key_is_named():
     message = error_message(TRUSTED_ISSUERS=[{**ISSUER, "audiance": "crm"}])
 
