@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
@@ -252,21 +252,34 @@ def announce_failures(failures: list[tuple[Outgoing, dict[str, object]]]) -> Non
 
 
 def settle(event_ids: Iterable[int]) -> None:
-    """Give each event whose deliveries are all done its outcome."""
-    for event_id in set(event_ids):
-        states = list(Delivery.objects.filter(event_id=event_id).values_list("state", flat=True))
-        if not states or DeliveryState.PENDING in states:
+    """Give each event whose deliveries are all done its outcome (one query to count them,
+    one update per outcome, however many events)."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = (
+        Delivery.objects.filter(event_id__in=set(event_ids))
+        .order_by()
+        .values_list("event_id", "state")
+        .annotate(count=Count("pk"))
+    )
+    for event_id, state, count in rows:
+        counts.setdefault(event_id, {})[state] = count
+    outcomes: dict[Outcome, list[int]] = {}
+    for event_id, by_state in counts.items():
+        if by_state.get(DeliveryState.PENDING):
             continue
-        delivered = states.count(DeliveryState.DELIVERED)
+        delivered, total = by_state.get(DeliveryState.DELIVERED, 0), sum(by_state.values())
         outcome = (
             Outcome.COMPLETED
-            if delivered == len(states)
+            if delivered == total
             else Outcome.FAILED
             if delivered == 0
             else Outcome.PARTIAL
         )
-        LogoutEvent.objects.filter(pk=event_id, completed_at__isnull=True).update(
-            outcome=outcome, completed_at=timezone.now()
+        outcomes.setdefault(outcome, []).append(event_id)
+    now = timezone.now()
+    for settled_as, settled in outcomes.items():
+        LogoutEvent.objects.filter(pk__in=settled, completed_at__isnull=True).update(
+            outcome=settled_as, completed_at=now
         )
 
 
