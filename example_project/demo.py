@@ -64,7 +64,7 @@ APPLICATIONS = [
         name="Billing",
         client_id="billing",
         backchannel_logout_uri="http://127.0.0.1:8001/sso/backchannel-logout/",
-        organizations=("globex",),
+        organizations=("acme", "globex"),
     ),
 ]
 
@@ -86,6 +86,29 @@ def _user(username: str, *, superuser: bool = False) -> User:
     return user
 
 
+def _organization(spec: DemoOrganization) -> Organization:
+    """The organization with its policy and email domain as the demo has them, unless this
+    database mirrors it from the hub (a client's, after its first sync): the hub decides then,
+    and seeding again must not undo what was changed there."""
+    organization = Organization.objects.filter(slug=spec.slug).first()
+    if organization is not None and organization.is_mirrored:
+        return organization
+    organization, _created = Organization.objects.update_or_create(
+        slug=spec.slug,
+        defaults={"name": spec.name, "idp_organization_id": spec.idp_organization_id},
+    )
+    LogoutPolicy.objects.update_or_create(
+        organization=organization,
+        defaults={
+            "slo_mode": spec.slo_mode,
+            "session_ttl": spec.session_ttl,
+            "federated_logout": spec.federated_logout,
+        },
+    )
+    EmailDomain.objects.get_or_create(domain=spec.domain, organization=organization)
+    return organization
+
+
 @transaction.atomic
 def seed() -> SeedReport:
     """Create or update the demo data; running it again changes nothing but passwords."""
@@ -95,19 +118,7 @@ def seed() -> SeedReport:
     group = ensure_organization_admins_group()
     organizations = {}
     for spec in ORGANIZATIONS:
-        organization, _created = Organization.objects.update_or_create(
-            slug=spec.slug,
-            defaults={"name": spec.name, "idp_organization_id": spec.idp_organization_id},
-        )
-        LogoutPolicy.objects.update_or_create(
-            organization=organization,
-            defaults={
-                "slo_mode": spec.slo_mode,
-                "session_ttl": spec.session_ttl,
-                "federated_logout": spec.federated_logout,
-            },
-        )
-        EmailDomain.objects.get_or_create(domain=spec.domain, organization=organization)
+        organization = _organization(spec)
         admin = _user(f"{organization.slug}-admin")
         admin.groups.add(group)
         organization.admins.add(admin)

@@ -13,6 +13,8 @@ from typing import Any
 import requests
 from django.core.exceptions import ImproperlyConfigured
 
+from logout_sso.conf import SETTINGS
+
 #: The Celery queue of bulk work (organization-wide logouts), apart from single logouts.
 BULK_QUEUE = "logout_sso_bulk"
 
@@ -165,4 +167,26 @@ def cache_and_broker_settings(redis_url: str | None, var_dir: Path) -> dict[str,
             "control_folder": str(control_dir),
             "polling_interval": 0.1,
         },
+    }
+
+
+#: The beat schedule's entry of the policy sync (client mode).
+POLICY_SYNC_ENTRY = "logout_sso-sync-policies"
+
+
+def policy_sync_schedule(logout_sso: Mapping[str, Any]) -> dict[str, Any]:
+    """The Celery beat entry of the policy sync, every ``POLICY_SYNC_INTERVAL`` seconds (as
+    logout_sso reads it, default included), in client mode only (``HUB_URL`` and
+    ``HUB_API_CREDENTIAL``); a sync not run within its interval is dropped: the next one
+    comes."""
+    if not (logout_sso.get("HUB_URL") and logout_sso.get("HUB_API_CREDENTIAL")):
+        return {}
+    key = "POLICY_SYNC_INTERVAL"
+    interval = float(SETTINGS[key].parse(key, logout_sso.get(key, SETTINGS[key].default)))
+    return {
+        POLICY_SYNC_ENTRY: {
+            "task": "logout_sso.sync_policies",
+            "schedule": interval,
+            "options": {"expires": interval},
+        }
     }

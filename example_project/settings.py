@@ -125,6 +125,8 @@ SESSION_COOKIE_NAME = os.environ.get("DJANGO_SESSION_COOKIE_NAME", "sessionid")
 CSRF_COOKIE_NAME = os.environ.get("DJANGO_CSRF_COOKIE_NAME", "csrftoken")
 
 LOGOUT_SSO = env.logout_sso_settings(os.environ)
+# Client mode: the hub's organizations and policies, mirrored every POLICY_SYNC_INTERVAL.
+CELERY_BEAT_SCHEDULE |= env.policy_sync_schedule(LOGOUT_SSO)
 
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"

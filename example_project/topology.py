@@ -8,11 +8,16 @@ them the logout service), a Celery worker for each.
   issuer ``http://127.0.0.1:8000/sso/``, its signing key made once in ``var/hub-signing-key.pem``
   and published at ``/sso/jwks/``, back-channel logouts allowed to loopback addresses.
 - "Billing" on 127.0.0.1:8001 (a database of its own, and a var dir of its own for its broker)
-  is a client of the hub: it registers its sign-ins at the hub's session API, with a credential
-  issued anew at each start and given to its processes only, and trusts the hub's logout tokens.
-  Both are the example project (two client ids, separate session cookies).
+  is a client of the hub: it mirrors the organizations and policies the hub serves it (Acme and
+  Globex, managed in Wiki's admin), registers its sign-ins at the hub's session API, with a
+  credential issued anew at each start and given to its processes only, and trusts the hub's
+  logout tokens. Both are the example project (two client ids, separate session cookies).
 - Wiki's Celery worker with the beat scheduler, on the main database: it sends the hub's
-  back-channel logouts. Billing's worker, on Billing's database and broker: it calls the hub.
+  back-channel logouts. Billing's worker with a beat scheduler of its own, on Billing's
+  database and broker: it calls the hub, and mirrors its policies at start and every
+  :data:`DEMO_POLICY_SYNC_INTERVAL` seconds.
+
+Wiki starts first; the rest once it answers, so that Billing's first sync finds the hub.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ PROVIDER_DIR = REPO_ROOT / "tests" / "op"
 PROVIDER_PORT = 9000
 PROVIDER_ISSUER = f"http://127.0.0.1:{PROVIDER_PORT}"
 HUB_SIGNING_KEY_FILE = "hub-signing-key.pem"
+#: Billing mirrors the hub's policies this often (the default is 60 s): a change made in Wiki's
+#: admin shows in Billing within it.
+DEMO_POLICY_SYNC_INTERVAL = 10
+BEAT_SCHEDULE_FILE = "celerybeat-schedule"
 
 
 class SetupFailed(Exception):
@@ -110,11 +119,15 @@ def provider_available() -> bool:
     return bool(shutil.which("node")) and (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir()
 
 
-def _provider_answers() -> bool:
+def _answers(url: str) -> bool:
     try:
-        return requests.get(f"{PROVIDER_ISSUER}/.well-known/openid-configuration", timeout=1).ok
+        return requests.get(url, timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def _provider_answers() -> bool:
+    return _answers(f"{PROVIDER_ISSUER}/.well-known/openid-configuration")
 
 
 def manage(
@@ -205,6 +218,7 @@ def client_environment(hub: Site, client: Site, credential: str) -> dict[str, st
         "LOGOUT_SSO_HUB_URL": json.dumps(f"{hub.sso_url}api/"),
         "LOGOUT_SSO_HUB_API_CREDENTIAL": json.dumps(credential),
         "LOGOUT_SSO_TRUSTED_ISSUERS": json.dumps([trusted_hub]),
+        "LOGOUT_SSO_POLICY_SYNC_INTERVAL": json.dumps(DEMO_POLICY_SYNC_INTERVAL),
     }
 
 
@@ -251,12 +265,18 @@ def services(
                 site.client_id,
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{site.port}", "--noreload"],
                 env=env,
+                ready=(lambda: _answers(f"{hub.sso_url}jwks/")) if site is hub else None,
             )
         )
-    beat = ("--beat", "--schedule", str(var_dir / "celerybeat-schedule"))
     # One worker takes both the hub's queues here; production gives the bulk queue (the
     # organization-wide logouts) workers of its own (docs: deployment).
     queues = ("--queues", f"celery,{BULK_QUEUE}")
-    processes.append(_worker(hub, hub_env, *beat, *queues, "--concurrency", "2"))
-    processes.append(_worker(client, client_env, "--concurrency", "1"))
+    processes.append(_worker(hub, hub_env, *_beat(var_dir), *queues, "--concurrency", "2"))
+    client_var_dir = Path(client_env.get("EXAMPLE_VAR_DIR", var_dir))
+    processes.append(_worker(client, client_env, *_beat(client_var_dir), "--concurrency", "1"))
     return processes
+
+
+def _beat(var_dir: Path) -> tuple[str, ...]:
+    """A worker's options to run the beat scheduler too, its schedule kept in ``var_dir``."""
+    return ("--beat", "--schedule", str(var_dir / BEAT_SCHEDULE_FILE))

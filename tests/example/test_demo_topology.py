@@ -66,6 +66,10 @@ index_session(session.session_key, **identity)
 signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
 print(session.session_key)
 """
+MIRRORED_AT_BILLING = """
+from logout_sso.models import Organization
+print(sorted(Organization.objects.exclude(hub_id=None).values_list("slug", flat=True)))
+"""
 HUB_SESSIONS_OF_BILLING = """
 from logout_sso.models import TrackedSession
 print(TrackedSession.objects.live().filter(application__client_id="billing", sub=SUB).count())
@@ -142,6 +146,7 @@ def test_billing_is_a_client_of_the_hub(demo):
                 "subject_issuer": topology.PROVIDER_ISSUER,
             }
         ],
+        "POLICY_SYNC_INTERVAL": 10,
     }
 
 
@@ -161,8 +166,29 @@ def test_each_site_has_a_worker_with_its_environment(demo):
     assert sorted(demo) == ["billing", "billing-worker", "wiki", "wiki-worker"]
     assert demo["wiki-worker"].env == demo["wiki"].env
     assert demo["billing-worker"].env == demo["billing"].env
-    assert "--beat" in demo["wiki-worker"].command
-    assert "--beat" not in demo["billing-worker"].command
+    wiki_schedule = demo["wiki-worker"].command[demo["wiki-worker"].command.index("--beat") + 2]
+    billing_command = demo["billing-worker"].command
+    billing_schedule = billing_command[billing_command.index("--beat") + 2]
+    assert billing_schedule == str(
+        Path(demo["billing"].env["EXAMPLE_VAR_DIR"]) / "celerybeat-schedule"
+    )
+    assert billing_schedule != wiki_schedule  # each beat its own schedule
+
+
+def test_billing_mirrors_the_hubs_policies_every_ten_seconds(demo):
+    assert env.policy_sync_schedule(logout_sso_of(demo["billing"])) == {
+        "logout_sso-sync-policies": {
+            "task": "logout_sso.sync_policies",
+            "schedule": 10.0,
+            "options": {"expires": 10.0},
+        }
+    }
+    assert env.policy_sync_schedule(logout_sso_of(demo["wiki"])) == {}
+
+
+def test_the_rest_starts_once_the_hub_answers(demo):
+    assert demo["wiki"].ready is not None
+    assert demo["billing"].ready is None
 
 
 def test_only_billing_processes_are_given_its_credential(demo):
@@ -300,6 +326,10 @@ def test_hub_delivers_a_logout_to_billing(var_dir):
     with running(services, var_dir / "logs") as demo:
         demo.wait_for(answers(f"{wiki.sso_url}jwks/"), "Wiki does not answer")
         demo.wait_for(answers(f"{billing.url}/me/"), "Billing does not answer")
+        demo.wait_for(
+            lambda: shell(environments["billing"], MIRRORED_AT_BILLING) == "['acme', 'globex']",
+            "Billing did not mirror the hub's organizations",
+        )
         session_key = shell(environments["billing"], constants + SIGN_IN_AT_BILLING)
         cookies = {"billing_session": session_key}
 

@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from example_project import env, runner
 from example_project.demo import seed
 from example_project.runner import Runner, Service
+from logout_sso.models import LogoutPolicy, Organization
 from tests.loopback import IncomingRequest, LoopbackServer, Reply, json_reply
 from tests.relying_parties import CONFIG_PREFIXES
 from tests.services import REPO_ROOT, free_port, wait_for
@@ -201,6 +202,29 @@ def test_logout_sso_variable_with_invalid_json_names_the_variable():
 
 
 # --- env.oidc_settings ------------------------------------------------------------------------
+
+
+def test_the_policy_sync_is_scheduled_in_client_mode_only():
+    client = {"HUB_URL": "https://hub.example.com/sso/api/", "HUB_API_CREDENTIAL": "c"}
+
+    assert env.policy_sync_schedule({}) == {}
+    assert env.policy_sync_schedule({"HUB_URL": client["HUB_URL"]}) == {}
+    assert env.policy_sync_schedule(client) == {
+        "logout_sso-sync-policies": {
+            "task": "logout_sso.sync_policies",
+            "schedule": 60.0,  # logout_sso's default
+            "options": {"expires": 60.0},
+        }
+    }
+    [entry] = env.policy_sync_schedule({**client, "POLICY_SYNC_INTERVAL": 15}).values()
+    assert entry["schedule"] == 15.0
+
+
+def test_a_policy_sync_interval_logout_sso_refuses_is_refused_here_too():
+    client = {"HUB_URL": "https://hub.example.com/sso/api/", "HUB_API_CREDENTIAL": "c"}
+
+    with pytest.raises(ImproperlyConfigured, match="POLICY_SYNC_INTERVAL"):
+        env.policy_sync_schedule({**client, "POLICY_SYNC_INTERVAL": 1})
 
 
 def test_oidc_string_settings_are_kept_verbatim():
@@ -431,6 +455,21 @@ def test_check_passes_on_seeded_project(seeded):
     result = manage(seeded.var_dir, "check")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_seed_demo_leaves_an_organization_mirrored_from_the_hub_to_the_hub(db):
+    """In a client's database, after its first sync, the hub decides: seeding again (each
+    start of the demo) must not undo what was changed there."""
+    acme = Organization.objects.create(slug="acme", name="Acme", hub_id=7)
+    LogoutPolicy.objects.filter(pk=acme.pk).update(session_ttl=60)
+
+    seed()
+
+    acme.refresh_from_db()
+    assert acme.logout_policy.session_ttl == 60
+    assert not acme.email_domains.exists()
+    assert list(acme.admins.values_list("username", flat=True)) == ["acme-admin"]
+    assert Organization.objects.get(slug="globex").logout_policy.session_ttl == 600
 
 
 # --- The example project's pages, in process --------------------------------------------------

@@ -1,0 +1,222 @@
+"""Policies edited once, at the hub: two example-project applications as the demo runs them
+(Wiki the hub, Billing its client), Billing on real Redis (cache, sessions, broker) with a real
+Celery worker running beat. A TTL edited in Wiki's database applies in Billing's request path
+within Billing's ``POLICY_SYNC_INTERVAL``; a Billing sign-in of an organization the hub does not
+serve it sends nothing and is said once."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import pytest
+import requests
+
+from example_project import topology
+from example_project.runner import Service
+from tests.example.test_demo_topology import (
+    RunningDemo,
+    answers,
+    prepare,
+    running,
+    shell,
+)
+from tests.relying_parties import CONFIG_PREFIXES
+from tests.services import free_port
+
+INTERVAL = 5  # Billing's POLICY_SYNC_INTERVAL here: the smallest allowed
+#: Beat's tick, the task, the commit and a request: what "within the interval" may take beyond
+#: the interval itself.
+SLACK_SECONDS = 3.0
+ISSUER = topology.PROVIDER_ISSUER
+
+SIGN_IN_AT_BILLING = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from logout_sso.models import Organization
+from logout_sso.rp.internal.state import SignedIn, now
+from logout_sso.internal.session_index import index_session
+from logout_sso.signals import signed_in
+user, _created = User.objects.get_or_create(username=USERNAME)
+identity = {
+    "issuer": ISSUER,
+    "sub": USERNAME,
+    "sid": "sid-" + USERNAME,
+    "organization_id": Organization.objects.get(slug=ORGANIZATION).pk,
+}
+session = import_module(settings.SESSION_ENGINE).SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+SignedIn(id_token="", checked_at=now(), **identity).save(session)
+session.create()
+index_session(session.session_key, **identity)
+signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
+print(session.session_key)
+"""
+MIRRORED = """
+from logout_sso.models import Organization
+print(sorted(Organization.objects.exclude(hub_id=None).values_list("slug", flat=True)))
+"""
+SHORTEN_ACMES_TTL = """
+import time
+from logout_sso.models import LogoutPolicy
+policy = LogoutPolicy.objects.get(organization__slug="acme")
+policy.session_ttl = 60
+policy.save()
+print(time.time())
+"""
+ADD_A_LOCAL_ORGANIZATION = """
+from logout_sso.models import Organization
+Organization.objects.get_or_create(slug="initech", defaults={"name": "Initech"})
+print("ok")
+"""
+BILLINGS_SESSIONS_AT_THE_HUB = """
+from logout_sso.models import TrackedSession
+sessions = TrackedSession.objects.live().filter(application__client_id="billing")
+print(sorted(sessions.values_list("organization__slug", flat=True)))
+"""
+
+
+@dataclass
+class Fleet:
+    demo: RunningDemo
+    wiki: topology.Site
+    billing: topology.Site
+    environments: dict[str, dict[str, str]]
+
+    def shell(self, site: str, code: str) -> str:
+        return shell(self.environments[site], code)
+
+    def sign_in_at_billing(self, organization: str, username: str) -> tuple[str, str]:
+        """A sign-in at Billing as its OpenID Connect callback makes it: the session key and
+        what the process wrote on stderr (its log)."""
+        constants = f"ISSUER = {ISSUER!r}\nORGANIZATION = {organization!r}\n"
+        constants += f"USERNAME = {username!r}\n"
+        result = topology.manage(
+            self.environments["billing"], "shell", "-c", constants + SIGN_IN_AT_BILLING
+        )
+        return result.stdout.strip().splitlines()[-1], result.stderr
+
+    def log(self, name: str) -> str:
+        return (self.demo.log_dir / f"{name}.log").read_text(errors="replace")
+
+
+def on_redis(service: Service, redis_url: str) -> Service:
+    """Billing's processes: Redis for cache, sessions and broker; a short sync interval."""
+    env = {
+        **service.env,
+        "REDIS_URL": redis_url,
+        "LOGOUT_SSO_POLICY_SYNC_INTERVAL": str(INTERVAL),
+    }
+    return replace(service, env=env)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Fleet]:
+    """The demo's processes (without the provider), Billing's on Redis; once Billing mirrors
+    the hub's organizations. This process's environment is an operator's shell meanwhile: no
+    example-project configuration but ``EXAMPLE_VAR_DIR``."""
+    var_dir = tmp_path_factory.mktemp("fleet")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(CONFIG_PREFIXES):
+                patch.delenv(name)
+        patch.setenv("EXAMPLE_VAR_DIR", str(var_dir))
+        wiki, billing = (replace(site, port=free_port()) for site in topology.SITES)
+        credential = prepare(var_dir, wiki, billing)
+        services = [
+            on_redis(service, redis_url) if service.name.startswith("billing") else service
+            for service in topology.services(
+                var_dir, with_provider=False, credential=credential, sites=(wiki, billing)
+            )
+        ]
+        environments = {service.name: dict(service.env) for service in services}
+        with running(services, var_dir / "logs") as demo:
+            fleet = Fleet(demo, wiki, billing, environments)
+            demo.wait_for(answers(f"{wiki.sso_url}jwks/"), "Wiki does not answer")
+            demo.wait_for(answers(f"{billing.url}/me/"), "Billing does not answer")
+            demo.wait_for(
+                lambda: fleet.shell("billing", MIRRORED) == "['acme', 'globex']",
+                "Billing did not mirror the hub's organizations",
+            )
+            yield fleet
+
+
+def recheck_at(fleet: Fleet, session_key: str) -> datetime:
+    """When Billing's request path says the session is re-checked next (``/me/``, which reads
+    the organization's policy from the shared cache)."""
+    body: dict[str, Any] = requests.get(
+        f"{fleet.billing.url}/me/", cookies={"billing_session": session_key}, timeout=5
+    ).json()
+    assert body["authenticated"], body
+    return datetime.fromisoformat(body["recheck_at"])
+
+
+def test_a_ttl_edited_at_the_hub_applies_in_the_client_within_the_interval(fleet):
+    session_key, _log = fleet.sign_in_at_billing("acme", "alice@acme.example")
+    before = recheck_at(fleet, session_key)
+
+    edited_at = float(fleet.shell("wiki", SHORTEN_ACMES_TTL))
+    fleet.demo.wait_for(
+        lambda: round((before - recheck_at(fleet, session_key)).total_seconds()) == 240,
+        "Billing did not follow the TTL edited at the hub",
+    )
+    applied_after = time.time() - edited_at
+
+    print(
+        f"\nTTL edited at the hub applied in the client's request path after {applied_after:.2f} s"
+    )
+    assert applied_after <= INTERVAL + SLACK_SECONDS
+    worker = fleet.log("billing-worker")
+    assert "logout_sso.sync_policies" in worker
+    assert "Traceback" not in worker
+
+
+def test_a_sign_in_of_an_organization_the_hub_does_not_serve_sends_nothing_and_says_so_once(
+    fleet,
+):
+    assert fleet.shell("billing", ADD_A_LOCAL_ORGANIZATION) == "ok"
+
+    _key, first = fleet.sign_in_at_billing("initech", "carol@initech.example")
+    _key, second = fleet.sign_in_at_billing("initech", "dave@initech.example")
+    fleet.sign_in_at_billing("globex", "bob@globex.example")  # served: registered
+
+    assert first.count("Sign-ins of organization 'initech' are not registered at the hub") == 1
+    assert "initech" not in second  # once an hour, across processes (the flag is in Redis)
+    # Billing's worker takes its tasks in order, one at a time: once globex's registration
+    # arrived, one of initech would have been sent before it.
+    fleet.demo.wait_for(
+        lambda: "globex" in fleet.shell("wiki", BILLINGS_SESSIONS_AT_THE_HUB),
+        "Billing's worker did not register globex's sign-in at the hub",
+    )
+    assert "initech" not in fleet.shell("wiki", BILLINGS_SESSIONS_AT_THE_HUB)
+    assert "refused" not in fleet.log("billing-worker")
+
+
+def test_an_organization_the_hub_stops_serving_is_removed_in_the_client(fleet):
+    """Last: it changes the fleet. Billing no longer serves Acme at the hub."""
+    session_key, _log = fleet.sign_in_at_billing("acme", "erin@acme.example")
+    assert recheck_at(fleet, session_key)
+
+    fleet.shell(
+        "wiki",
+        "from logout_sso.models import Application, Organization\n"
+        "Application.objects.get(client_id='billing').organizations.remove("
+        "Organization.objects.get(slug='acme'))\nprint('ok')",
+    )
+
+    fleet.demo.wait_for(
+        lambda: fleet.shell("billing", MIRRORED) == "['globex']",
+        "Billing did not remove the organization the hub stopped serving",
+    )
+    me = requests.get(
+        f"{fleet.billing.url}/me/", cookies={"billing_session": session_key}, timeout=5
+    ).json()
+    assert me["authenticated"] is False
