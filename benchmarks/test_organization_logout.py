@@ -109,6 +109,10 @@ def single_logout(client: Client, organization: Organization, apps: list[Applica
     return float((last - start).total_seconds())
 
 
+def users_done(job: OrganizationLogoutJob, at_least: int) -> bool:
+    return OrganizationLogoutJob.objects.get(pk=job.pk).users_done >= at_least
+
+
 def summary(times: list[float]) -> dict[str, float]:
     return {
         "median_ms": round(statistics.median(times) * 1e3, 1),
@@ -170,18 +174,15 @@ def test_organization_logout_at_scale(
             concurrent = []
             for run in range(CONCURRENT_RUNS):
                 wanted = USERS * (run + 1) // (CONCURRENT_RUNS + 1)
-                wait_for(
-                    lambda wanted=wanted: OrganizationLogoutJob.objects.get(pk=job.pk).users_done
-                    >= wanted,
-                    900,
-                    "the job did not move",
-                )
+                wait_for(partial(users_done, job, wanted), 900, "the job did not move")
                 concurrent.append(single_logout(api_client, small, small_apps))
 
             job_deliveries = Delivery.objects.filter(event__job=job)
             wait_for(
-                lambda: OrganizationLogoutJob.objects.get(pk=job.pk).state == "done"
-                and not job_deliveries.filter(state=DeliveryState.PENDING).exists(),
+                lambda: (
+                    OrganizationLogoutJob.objects.get(pk=job.pk).state == "done"
+                    and not job_deliveries.filter(state=DeliveryState.PENDING).exists()
+                ),
                 1800,
                 "the job's deliveries were not all acknowledged",
             )

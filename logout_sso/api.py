@@ -25,8 +25,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 
-from logout_sso.hub.internal import applications, jobs, outbox
-from logout_sso.hub.internal.jobs import JobProgress
+from logout_sso.hub.internal import applications, jobs, outbox, progress
+from logout_sso.hub.internal.progress import LogoutProgress
 from logout_sso.internal import retention, session_index
 from logout_sso.internal.policies import get_policy
 from logout_sso.internal.retention import PurgeReport
@@ -43,7 +43,7 @@ from logout_sso.rp.internal.policy_mirror import SyncReport
 
 __all__ = [
     "Initiator",
-    "JobProgress",
+    "LogoutProgress",
     "PurgeReport",
     "RegistrationError",
     "SyncReport",
@@ -153,11 +153,11 @@ def log_out_organization(
     return jobs.start(organization, by_user=by_user)
 
 
-def organization_logout_progress(job: OrganizationLogoutJob) -> JobProgress:
+def organization_logout_progress(job: OrganizationLogoutJob) -> LogoutProgress:
     """Where an organization-wide logout stands: users done out of the total, and its
     deliveries delivered, failed and pending (``finished`` once none is pending)."""
     job.refresh_from_db()
-    return jobs.progress(job)
+    return progress.of_job(job)
 
 
 def end_local_sessions(
@@ -177,10 +177,12 @@ def end_local_sessions(
     return session_index.end_sessions(_issuer(issuer), sub=sub, sid=sid, organization_ids=scope)
 
 
-def retry_failed_deliveries(events: QuerySet[LogoutEvent]) -> int:
+def retry_failed_deliveries(
+    events: QuerySet[LogoutEvent], *, application: Application | None = None
+) -> int:
     """Send the events' failed back-channel logouts again (after the application's problem is
-    fixed); returns how many were queued."""
-    return outbox.retry_failed(events)
+    fixed), only those to ``application`` when given; returns how many were queued."""
+    return outbox.retry_failed(events, application)
 
 
 def send_due_deliveries() -> int:

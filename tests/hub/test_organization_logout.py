@@ -16,6 +16,7 @@ from django.utils import timezone
 from logout_sso import api, tasks
 from logout_sso.hub.internal import jobs, outbox
 from logout_sso.models import (
+    Application,
     Delivery,
     LogoutEvent,
     Organization,
@@ -42,7 +43,7 @@ class Queued:
         monkeypatch.setattr(
             tasks.deliver_organization_logout,
             "delay",
-            lambda job_id, claim: self.deliveries.append((job_id, claim)),
+            lambda job_id, claim="": self.deliveries.append((job_id, claim)),
         )
         monkeypatch.setattr(tasks.deliver_event, "delay", lambda *message: None)
 
@@ -261,3 +262,25 @@ def test_an_org_admin_cannot_start_a_job_for_another_organization(
     )
 
     assert not OrganizationLogoutJob.objects.exists()
+
+
+def test_retrying_a_jobs_failed_deliveries_goes_to_its_queue(
+    fleet, queued_jobs, django_capture_on_commit_callbacks
+):
+    acme, _globex = fleet
+    job = api.log_out_organization(acme)
+    run_to_the_end(job)
+    Delivery.objects.filter(event__job=job, application__name="crm").update(
+        state=DeliveryState.FAILED
+    )
+    queued_jobs.deliveries.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        count = api.retry_failed_deliveries(
+            LogoutEvent.objects.filter(job=job),
+            application=Application.objects.get(name="crm"),
+        )
+
+    assert count == 5
+    assert queued_jobs.deliveries == [(job.pk, "")]  # One task for the job, not one per event.
+    assert not Delivery.objects.filter(state=DeliveryState.FAILED).exists()

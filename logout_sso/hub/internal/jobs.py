@@ -13,13 +13,12 @@ are taken in between).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from logout_sso import tasks
@@ -36,7 +35,7 @@ from logout_sso.models import (
     OrganizationLogoutJob,
     TrackedSession,
 )
-from logout_sso.models.events import DeliveryState, Initiator
+from logout_sso.models.events import Initiator
 from logout_sso.models.jobs import JobState
 
 #: A job that has not moved for this many claim leases (its message lost with a broker's
@@ -47,24 +46,6 @@ STALLED_AFTER_LEASES = 4
 def stalled_after() -> timedelta:
     """How long a job may go without moving before the sweeper takes it up again."""
     return timedelta(seconds=STALLED_AFTER_LEASES * claiming.lease_seconds())
-
-
-@dataclass(frozen=True)
-class JobProgress:
-    """Where an organization-wide logout stands."""
-
-    state: str
-    users_total: int
-    users_done: int
-    local_sessions_ended: int
-    delivered: int
-    failed: int
-    pending: int
-
-    @property
-    def finished(self) -> bool:
-        """Every user logged out and every delivery delivered or failed for good."""
-        return self.state == JobState.DONE and self.pending == 0
 
 
 def start(organization: Organization, *, by_user: AbstractBaseUser | None) -> OrganizationLogoutJob:
@@ -175,20 +156,6 @@ def _end_remaining_local_sessions(organization_id: int) -> int:
 def deliveries_of(job_id: int) -> QuerySet[Delivery]:
     """Every delivery of the job's events."""
     return Delivery.objects.filter(event__job_id=job_id)
-
-
-def progress(job: OrganizationLogoutJob) -> JobProgress:
-    """The job's users done and its deliveries by state (one aggregate query)."""
-    counts = dict(deliveries_of(job.pk).order_by().values_list("state").annotate(count=Count("pk")))
-    return JobProgress(
-        state=job.state,
-        users_total=job.users_total,
-        users_done=job.users_done,
-        local_sessions_ended=job.local_sessions_ended,
-        delivered=counts.get(DeliveryState.DELIVERED, 0),
-        failed=counts.get(DeliveryState.FAILED, 0),
-        pending=counts.get(DeliveryState.PENDING, 0),
-    )
 
 
 def resume_stalled() -> int:

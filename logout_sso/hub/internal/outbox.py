@@ -23,7 +23,7 @@ from logout_sso.hub.internal import claims as claiming
 from logout_sso.internal import user_ranges
 from logout_sso.internal.session_index import end_sessions
 from logout_sso.internal.user_ranges import UserKey
-from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
+from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 from logout_sso.models.tracked_sessions import EndReason
 
@@ -219,13 +219,20 @@ def users_of(organization: Organization, *, after: UserKey | None = None) -> Que
 
 
 @transaction.atomic
-def retry_failed(events: QuerySet[LogoutEvent]) -> int:
-    """Send the events' failed deliveries again (once the application's problem is fixed)."""
+def retry_failed(events: QuerySet[LogoutEvent], application: Application | None = None) -> int:
+    """Send the events' failed deliveries again (once the application's problem is fixed),
+    only those to ``application`` when given. The deliveries of an organization-wide logout
+    go in one task per job, on its queue; the others in one task per event."""
     now = timezone.now()
     failed = Delivery.objects.filter(event__in=events, state=DeliveryState.FAILED)
-    event_ids = set(failed.values_list("event_id", flat=True))
+    if application is not None:
+        failed = failed.filter(application=application)
+    retried = dict(failed.values_list("event_id", "event__job_id").distinct())
     count = failed.update(state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, claim="")
-    LogoutEvent.objects.filter(pk__in=event_ids).update(outcome=Outcome.PENDING, completed_at=None)
-    for event_id in event_ids:
-        transaction.on_commit(partial(tasks.deliver_event.delay, event_id))
+    LogoutEvent.objects.filter(pk__in=retried).update(outcome=Outcome.PENDING, completed_at=None)
+    for event_id, job_id in retried.items():
+        if job_id is None:
+            transaction.on_commit(partial(tasks.deliver_event.delay, event_id))
+    for job_id in set(retried.values()) - {None}:
+        transaction.on_commit(partial(tasks.deliver_organization_logout.delay, job_id))
     return count

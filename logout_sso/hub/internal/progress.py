@@ -6,24 +6,31 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
-from logout_sso.hub.internal.jobs import JobProgress
-from logout_sso.models import Delivery
+from logout_sso.hub.internal.jobs import deliveries_of
+from logout_sso.models import Delivery, OrganizationLogoutJob
 from logout_sso.models.events import DeliveryState
+from logout_sso.models.jobs import JobState
 
 
 @dataclass(frozen=True)
 class LogoutProgress:
-    """Deliveries by state; the users of an organization-wide logout (``None`` otherwise)."""
+    """Deliveries by state, sessions ended here; for an organization-wide logout, its state
+    and users (``None`` otherwise)."""
 
     delivered: int
     failed: int
     pending: int
     local_sessions_ended: int
-    finished: bool  # Every delivery delivered or failed for good (and every user done).
+    state: str | None = None
     users_done: int | None = None
     users_total: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        """Every delivery delivered or failed for good (and, for a job, every user done)."""
+        return self.pending == 0 and self.state in (None, JobState.DONE)
 
     @property
     def total(self) -> int:
@@ -42,31 +49,29 @@ class LogoutProgress:
         }
 
 
+def _counts(deliveries: QuerySet[Delivery]) -> tuple[int, int, int]:
+    """Delivered, failed and pending, in one query."""
+    states = (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.PENDING)
+    counts = deliveries.aggregate(**{s: Count("pk", filter=Q(state=s)) for s in states})
+    delivered, failed, pending = (counts[state] for state in states)
+    return delivered, failed, pending
+
+
 def of_events(event_ids: Collection[int], *, local_sessions_ended: int = 0) -> LogoutProgress:
     """The deliveries of these logout events."""
-    counts = Delivery.objects.filter(event_id__in=event_ids).aggregate(
-        **{
-            state: Count("pk", filter=Q(state=state))
-            for state in (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.PENDING)
-        }
-    )
-    return LogoutProgress(
-        delivered=counts[DeliveryState.DELIVERED],
-        failed=counts[DeliveryState.FAILED],
-        pending=counts[DeliveryState.PENDING],
-        local_sessions_ended=local_sessions_ended,
-        finished=counts[DeliveryState.PENDING] == 0,
-    )
+    delivered, failed, pending = _counts(Delivery.objects.filter(event_id__in=event_ids))
+    return LogoutProgress(delivered, failed, pending, local_sessions_ended)
 
 
-def of_job(progress: JobProgress) -> LogoutProgress:
-    """An organization-wide logout's (:func:`logout_sso.api.organization_logout_progress`)."""
+def of_job(job: OrganizationLogoutJob) -> LogoutProgress:
+    """An organization-wide logout's users done and its deliveries by state."""
+    delivered, failed, pending = _counts(deliveries_of(job.pk))
     return LogoutProgress(
-        delivered=progress.delivered,
-        failed=progress.failed,
-        pending=progress.pending,
-        local_sessions_ended=progress.local_sessions_ended,
-        finished=progress.finished,
-        users_done=progress.users_done,
-        users_total=progress.users_total,
+        delivered,
+        failed,
+        pending,
+        job.local_sessions_ended,
+        state=job.state,
+        users_done=job.users_done,
+        users_total=job.users_total,
     )

@@ -25,7 +25,7 @@ DEFAULT_TIMEOUT = 300
 
 
 #: Where nothing was started.
-NOTHING = LogoutProgress(delivered=0, failed=0, pending=0, local_sessions_ended=0, finished=True)
+NOTHING = LogoutProgress(delivered=0, failed=0, pending=0, local_sessions_ended=0)
 
 
 def payload(
@@ -58,7 +58,7 @@ class Started:
 
     def progress(self) -> LogoutProgress:
         if self.job is not None:
-            return progress.of_job(api.organization_logout_progress(self.job))
+            return api.organization_logout_progress(self.job)
         ended = sum(event.sessions_ended for event in self.events)
         return progress.of_events([e.pk for e in self.events], local_sessions_ended=ended)
 

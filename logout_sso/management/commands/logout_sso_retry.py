@@ -10,19 +10,15 @@ from django.core.management.base import CommandParser
 from logout_sso import api
 from logout_sso.internal.commands import OperatorCommand
 from logout_sso.models import LogoutEvent
-from logout_sso.models.events import DeliveryState
 
 
 class Command(OperatorCommand):
     help = (
         "Send the failed back-channel logouts again (the Celery workers send them), once the\n"
         "application's problem is fixed: all of them, or those of an organization's logouts\n"
-        "(--organization), or of logouts an application failed to receive (--application)."
+        "(--organization), or those to an application (--application)."
     )
     epilog = """\
---application retries every failed delivery of the logouts that application failed to
-receive, other applications' failed deliveries of those logouts included.
-
 exit codes:
   0  the failed deliveries were queued again (none: said so)
   2  bad arguments: an unknown organization or client id
@@ -39,7 +35,7 @@ examples:
         parser.add_argument(
             "--application",
             metavar="CLIENT_ID",
-            help="Only the logouts this application failed to receive.",
+            help="Only the failed deliveries to this application.",
         )
         self.add_json_argument(parser, '{"queued": N, "organization": ..., "application": ...}')
 
@@ -49,12 +45,8 @@ examples:
         events = LogoutEvent.objects.all()
         if organization:
             events = events.filter(organization=self.organization(organization))
-        if application:
-            events = events.filter(
-                deliveries__application=self.application(application),
-                deliveries__state=DeliveryState.FAILED,
-            )
-        queued = api.retry_failed_deliveries(events)
+        to = self.application(application) if application else None
+        queued = api.retry_failed_deliveries(events, application=to)
         self.emit(
             {"queued": queued, "organization": organization, "application": application},
             [
