@@ -3,9 +3,11 @@ any of it is applied.
 
 The hub is another system: what it sends is validated as an admin's input is, by the models'
 own field validation (types, lengths, slug and domain formats, the TTL's range, secure redirect
-URLs) and the policy's rules (its check constraints), and must name each organization, slug,
-IdP organization id and email domain once. Anything wrong fails the whole answer, with a
-one-line reason naming the organization and the field.
+URLs), and must name each organization, slug, IdP organization id and email domain once.
+Anything wrong fails the whole answer, with a one-line reason naming the organization and the
+field. The rules that need the database (the policy's check constraints, the organization's
+``clean()``) are checked by :mod:`~logout_sso.rp.internal.mirror_apply` for what an answer
+changes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ ORGANIZATION_FIELDS = (
 )
 #: The policy's fields the hub decides; the delivery retry settings stay this project's own.
 POLICY_FIELDS = ("federated_logout", "slo_mode", "session_ttl", "post_logout_redirect_uris")
+
+#: The policy's fields that stay this project's own.
+LOCAL_POLICY_FIELDS = {
+    "organization",
+    "delivery_max_attempts",
+    "delivery_backoff_seconds",
+    "delivery_backoff_max_seconds",
+}
 
 MAX_ID = 2**63 - 1
 #: An organization of the answer: each member and its JSON type.
@@ -139,14 +149,22 @@ def _validated(item: dict[str, Any]) -> HubOrganization:
     }
     try:
         Organization(hub_id=item["id"], **organization_fields).clean_fields()
-        # The policy's own rules too (the TTL's range, at most 15 min with short-lived tokens),
-        # with the delivery settings' defaults: they stay this project's.
-        LogoutPolicy(**policy_fields).full_clean(exclude=["organization"], validate_unique=False)
+        LogoutPolicy(**policy_fields).clean_fields(exclude=["organization"])
         for domain in domains:
             EmailDomain(domain=domain).clean_fields(exclude=["organization"])
     except ValidationError as exc:
         raise InvalidAnswer(f"{where}: {reason_of(exc)}") from exc
     return HubOrganization(item["id"], organization_fields, policy_fields, frozenset(domains))
+
+
+def check_policy_rules(organization: HubOrganization) -> None:
+    """The policy's own rules across fields (at most 15 minutes with short-lived tokens): its
+    check constraints, which the database evaluates (a query each), so checked only for the
+    policies an answer changes. The delivery settings stay this project's: not checked."""
+    try:
+        LogoutPolicy(**organization.policy).validate_constraints(exclude=LOCAL_POLICY_FIELDS)
+    except ValidationError as exc:
+        raise InvalidAnswer(f"{organization.label}: {reason_of(exc)}") from exc
 
 
 def _once(values: Iterable[str], what: str) -> None:

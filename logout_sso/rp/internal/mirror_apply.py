@@ -13,8 +13,9 @@ Identifiers may move between organizations in one answer (two slugs swapped at t
 organizations whose identifiers change first take temporary ones, and the email domains that
 move leave their organization before joining another. An identifier or domain held by a local
 organization the hub does not manage is a conflict: :class:`MirrorConflict`, nothing applied.
-Every organization written is validated by the model's ``full_clean()`` in its final state,
-before anything is deleted.
+Every organization written is validated by the model's ``clean()`` in its final state (its
+uniqueness is the conflicts' check, and the database's), every policy changed by its check
+constraints, before anything is deleted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from django.db import transaction
 from django.db.models import Q
 
 from logout_sso.models import EmailDomain, Organization
-from logout_sso.rp.internal.hub_answer import POLICY_FIELDS, HubOrganization, reason_of
+from logout_sso.rp.internal.hub_answer import (
+    POLICY_FIELDS,
+    HubOrganization,
+    InvalidAnswer,
+    check_policy_rules,
+    reason_of,
+)
 
 #: The fields of an organization that are unique: moved aside before they move to another.
 UNIQUE_FIELDS = ("name", "slug", "idp_organization_id")
@@ -208,18 +215,21 @@ def _write_domains(written: list[tuple[_Pair, Organization]], removed: list[Orga
 
 def apply(answer: list[HubOrganization]) -> Applied:
     """Make the mirrored organizations those of ``answer`` (validated by ``hub_answer``).
-    Raises :class:`MirrorConflict`, with nothing applied."""
+    Raises :class:`MirrorConflict` or ``InvalidAnswer``, with nothing applied."""
     with transaction.atomic():
         pairs, removed = _pairs(answer)
         _check_conflicts(pairs, removed)
         changing = [pair for pair in pairs if not pair.unchanged]
+        for pair in changing:
+            if pair.local is None or pair.policy_fields:
+                check_policy_rules(pair.hub)
         _move_identifiers_aside(changing, removed)
         written = [(pair, _write(pair)) for pair in changing]
         for pair, organization in written:
-            try:
-                organization.full_clean()
+            try:  # Its rules in its final state (clean(): auto-forward needs a connection, ...)
+                organization.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
-                raise MirrorConflict(f"{pair.hub.label}: {reason_of(exc)}") from exc
+                raise InvalidAnswer(f"{pair.hub.label}: {reason_of(exc)}") from exc
         _write_domains(written, removed)
         for organization in removed:
             organization.delete()  # Its users' sessions here end with it.
