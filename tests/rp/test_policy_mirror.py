@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from logout_sso import api, tasks
@@ -526,3 +528,21 @@ def test_the_task_returns_the_report_and_does_nothing_outside_client_mode(script
     assert tasks.sync_policies.run() == api.SyncReport(created=1).as_dict()
     settings.LOGOUT_SSO = {}
     assert tasks.sync_policies.run() is None
+
+
+def queries_of_a_forced_sync(hub: ScriptedHub, organizations: int) -> int:
+    hub.organizations = [
+        hub_organization(number + 1, f"org-{number}") for number in range(organizations)
+    ]
+    assert sync().error == ""
+    with CaptureQueriesContext(connection) as queries:
+        assert sync(force=True).unchanged == organizations
+    return len(queries)
+
+
+def test_an_unchanged_answer_costs_the_same_queries_whatever_the_number_of_organizations(
+    scripted_hub, django_assert_num_queries
+):
+    assert queries_of_a_forced_sync(scripted_hub, 3) == queries_of_a_forced_sync(scripted_hub, 30)
+    with django_assert_num_queries(5):  # the record read, then confirmed; 304
+        assert sync().not_modified
