@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.receivers N DELAY`` listens on N ports of 127.0.0.1, answers every request
 ``200`` after DELAY seconds (keeping connections alive), prints the ports as one JSON line, and
-runs until its standard input closes. One asyncio loop serves them all, so the receivers cost
-the measured sender no CPU of its own process.
+runs until its standard input closes; then prints how many requests it answered (one JSON line:
+``{"requests": N}``), so that a benchmark can count POSTs sent twice. One asyncio loop serves
+them all, so the receivers cost the measured sender no CPU of its own process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import json
 import sys
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nCache-Control: no-store\r\n\r\n"
+
+
+ANSWERED = [0]
 
 
 async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
@@ -29,6 +33,7 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
                 await asyncio.sleep(delay)
             writer.write(RESPONSE)
             await writer.drain()
+            ANSWERED[0] += 1
     except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
         pass
     finally:
@@ -43,6 +48,7 @@ async def main(count: int, delay: float) -> None:
     ports = [server.sockets[0].getsockname()[1] for server in servers]
     print(json.dumps(ports), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    print(json.dumps({"requests": ANSWERED[0]}), flush=True)
 
 
 if __name__ == "__main__":
