@@ -135,3 +135,12 @@ def test_exit_codes_as_a_script_sees_them(run):
     ]
     assert bad_argument.returncode == 2
     assert "unrecognized arguments: --no-such-option" in bad_argument.stderr
+
+
+def test_help_says_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        call_command("logout_sso_sync", "--help")
+
+    printed = capsys.readouterr().out
+    assert "  1  the sync failed, nothing changed" in printed
+    assert "--force" in printed

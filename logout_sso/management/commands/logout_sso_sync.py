@@ -3,28 +3,34 @@ refreshed now (what the ``logout_sso.sync_policies`` task does on a schedule).""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
 from logout_sso.api import SyncReport, sync_policies_from_hub
 from logout_sso.conf import app_settings
+from logout_sso.internal.commands import ExitCode, OperatorCommand
 from logout_sso.rp.internal import hub_membership
 
-#: Exit codes: in sync; the hub could not be reached or its answer not applied; bad arguments
-#: or not in client mode.
-SYNCED, FAILED, USAGE = 0, 1, 2
 
-
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
-        "Client mode: make this project's organizations and policies those the hub serves to "
-        "this application, now (what the logout_sso.sync_policies task does every "
-        "POLICY_SYNC_INTERVAL seconds). Exit status: 0 in sync, 1 the sync failed (the hub "
-        "unreachable, refusing, or its answer not applicable; nothing changed; the reason on "
-        "stderr), 2 bad arguments or not in client mode."
+        "Client mode: make this project's organizations and policies those the hub serves to\n"
+        "this application, now (what the logout_sso.sync_policies task does every\n"
+        "POLICY_SYNC_INTERVAL seconds). Asks with the version held: an unchanged hub answers\n"
+        "304 and nothing is written."
     )
+    epilog = """\
+exit codes:
+  0  in sync: the hub's answer applied, or not modified
+  1  the sync failed, nothing changed: the hub unreachable or refusing, or its answer not
+     applicable (the reason on stderr)
+  2  bad arguments, or not in client mode
+
+examples:
+  python manage.py logout_sso_sync
+  python manage.py logout_sso_sync --force --json
+"""
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -35,26 +41,21 @@ class Command(BaseCommand):
                 "changed: for a copy changed here by other means than the admin."
             ),
         )
-        parser.add_argument(
-            "--json",
-            action="store_true",
-            help="Print one JSON object: the hub's URL and what the sync did.",
+        self.add_json_argument(
+            parser,
+            '{"hub_url": ..., "created": N, "updated": N, "removed": N, "unchanged": N, '
+            '"not_modified": BOOL, "error": "..."}',
         )
 
     def handle(self, *args: Any, force: bool, **options: Any) -> None:
         if not hub_membership.enabled():
-            raise CommandError(
-                "Not in client mode: set LOGOUT_SSO['HUB_URL'] and ['HUB_API_CREDENTIAL'].",
-                returncode=USAGE,
-            )
+            self.fail("Not in client mode: set LOGOUT_SSO['HUB_URL'] and ['HUB_API_CREDENTIAL'].")
         hub_url = app_settings.HUB_URL or ""
         report = sync_policies_from_hub(force=force)
-        if options["json"]:
-            self.stdout.write(json.dumps({"hub_url": hub_url, **report.as_dict()}))
-        elif report.ok:
-            self.stdout.write(f"In sync with {hub_url}: {self.summary(report)}.")
+        lines = [f"In sync with {hub_url}: {self.summary(report)}."] if report.ok else []
+        self.emit({"hub_url": hub_url, **report.as_dict()}, lines, as_json=options["json"])
         if not report.ok:
-            raise CommandError(f"Sync with {hub_url} failed: {report.error}", returncode=FAILED)
+            self.fail(f"Sync with {hub_url} failed: {report.error}", ExitCode.FAILED)
 
     @staticmethod
     def summary(report: SyncReport) -> str:
