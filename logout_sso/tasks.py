@@ -19,7 +19,6 @@ from celery import Task, shared_task
 from logout_sso.client import HubError
 from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
-from logout_sso.models import Delivery
 from logout_sso.rp.internal import hub_membership, policy_mirror
 
 __all__ = [
@@ -64,11 +63,11 @@ def deliver_event(event_id: int, claim: str = "") -> int:
     (a retry); then queue the next retry."""
     from logout_sso.hub.internal import sender
 
-    delivered = sender.deliver_event(event_id, claim)
-    delay = sender.retry_soon(Delivery.objects.filter(event_id=event_id))
+    sent = sender.deliver_event(event_id, claim)
+    delay = sent.retry_in()
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         deliver_event.apply_async((event_id,), countdown=delay)
-    return delivered
+    return sent.delivered
 
 
 @shared_task(name="logout_sso.run_organization_logout", acks_late=True, reject_on_worker_lost=True)
@@ -88,15 +87,15 @@ def run_organization_logout(job_id: int, users_done: int | None = None) -> bool:
 )
 def deliver_organization_logout(job_id: int, claim: str = "") -> int:
     """Send an organization-wide logout job's back-channel logouts that ``claim`` holds (one
-    batch's share), or without it those due (a retry); then queue the next retry."""
+    batch's share), or without it those due (a retry); then queue the retry of those it
+    tried, when it is due soon."""
     from logout_sso.hub.internal import jobs, sender
 
-    deliveries = jobs.deliveries_of(job_id)
-    delivered = sender.deliver(deliveries, claim)
-    delay = sender.retry_soon(deliveries)
+    sent = sender.deliver(jobs.deliveries_of(job_id), claim)
+    delay = sent.retry_in()
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
         deliver_organization_logout.apply_async((job_id,), countdown=delay)
-    return delivered
+    return sent.delivered
 
 
 @shared_task(name="logout_sso.send_due_deliveries", acks_late=True)

@@ -449,8 +449,8 @@ def test_a_redelivered_message_sends_nothing_twice(hub, receivers, monkeypatch):
     with messages_lost(monkeypatch, run_out=False) as claims:
         event = record_user_logout(hub.acme)
 
-    assert sender.deliver_event(event.pk, claims[0]) == 1
-    assert sender.deliver_event(event.pk, claims[0]) == 0
+    assert sender.deliver_event(event.pk, claims[0]).delivered == 1
+    assert sender.deliver_event(event.pk, claims[0]).delivered == 0
     assert len(receiver.received) == 1
 
 
@@ -470,7 +470,7 @@ def test_a_message_that_comes_late_claims_its_deliveries_again_before_sending(
     lease = timedelta(seconds=claiming.attempt_seconds())
     assert delivery.next_attempt_at is not None
     assert delivery.next_attempt_at > timezone.now() + lease
-    assert sender.send([delivery]) == 1
+    assert sender.send([delivery]).delivered == 1
     assert len(receiver.received) == 1
     assert delivery_to(application).state == "delivered"
 
@@ -485,7 +485,7 @@ def test_a_message_that_comes_after_the_sweeper_took_its_deliveries_sends_nothin
         event = record_user_logout(hub.acme)
     assert sender.send_due() == 1
 
-    assert sender.deliver_event(event.pk, claims[0]) == 0
+    assert sender.deliver_event(event.pk, claims[0]).delivered == 0
     assert len(receiver.received) == 1
 
 

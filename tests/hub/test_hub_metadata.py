@@ -139,7 +139,7 @@ def test_a_receiver_trusting_the_hubs_issuer_alone_discovers_its_keys(
             initiator=Initiator.ADMIN, issuer=IDP_ISSUER, sub="alice", organization=acme
         )
 
-    assert sender.deliver_event(event.pk, claims[0]) == 1
+    assert sender.deliver_event(event.pk, claims[0]).delivered == 1
 
     delivery = Delivery.objects.get(event=event)
     assert (delivery.state, delivery.last_status) == ("delivered", 200), delivery.last_error

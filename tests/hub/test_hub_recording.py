@@ -141,7 +141,7 @@ def test_outcome_is_recorded_once_the_lock_is_released_and_sent_once(
     caplog.set_level(logging.DEBUG, logger="logout_sso.internal.transactions")
 
     with write_lock_held(release_after=HOLD_SECONDS):
-        assert sender.deliver_event(event.pk, claim) == 1
+        assert sender.deliver_event(event.pk, claim).delivered == 1
 
     refusals = [r for r in caplog.records if "trying again" in r.getMessage()]
     assert refusals, "the recording was never refused: the test did not hold the lock"
@@ -169,7 +169,7 @@ def test_recording_gives_up_within_the_lease_and_says_so(
 
     with write_lock_held(release_after=None):
         started = time.monotonic()
-        assert sender.deliver_event(event.pk, claim) == 1
+        assert sender.deliver_event(event.pk, claim).delivered == 1
         took = time.monotonic() - started
 
     assert took < lease + 2 * LOCK_WAIT_MS / 1000

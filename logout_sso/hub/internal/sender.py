@@ -322,14 +322,34 @@ def record_batch(
         return None
 
 
-def send(deliveries: list[Outgoing]) -> int:
-    """Send claimed deliveries concurrently; return how many were delivered."""
+@dataclass(frozen=True)
+class Sent:
+    """What a sender did: how many it delivered, and when the first of those it tried and
+    left pending is due again (None: none is)."""
+
+    delivered: int = 0
+    retry_at: datetime | None = None
+
+    def __add__(self, other: Sent) -> Sent:
+        due_times = [at for at in (self.retry_at, other.retry_at) if at is not None]
+        return Sent(self.delivered + other.delivered, min(due_times, default=None))
+
+    def retry_in(self) -> float | None:
+        """Seconds until that retry, if any."""
+        if self.retry_at is None:
+            return None
+        return max(0.0, (self.retry_at - timezone.now()).total_seconds())
+
+
+def send(deliveries: list[Outgoing]) -> Sent:
+    """Send claimed deliveries concurrently."""
     if not deliveries:
-        return 0
+        return Sent()
     attempts = attempt_all(deliveries)
+    delivered = sum(attempt.delivered for attempt in attempts)
     outcomes = record_batch(deliveries, attempts)
     if outcomes is None:
-        return sum(attempt.delivered for attempt in attempts)
+        return Sent(delivered)
     failures = [
         (delivery, fields)
         for delivery, fields in zip(deliveries, outcomes, strict=True)
@@ -337,26 +357,31 @@ def send(deliveries: list[Outgoing]) -> int:
     ]
     if failures:
         announce_failures(failures)
-    return sum(attempt.delivered for attempt in attempts)
+    retries = [
+        fields["next_attempt_at"]
+        for fields in outcomes
+        if "state" not in fields and isinstance(fields["next_attempt_at"], datetime)
+    ]
+    return Sent(delivered, min(retries, default=None))
 
 
-def send_in_batches(take: Callable[[int], list[Outgoing]], limit: int | None = None) -> int:
+def send_in_batches(take: Callable[[int], list[Outgoing]], limit: int | None = None) -> Sent:
     """Send what ``take(size)`` gives (at most ``limit``), ``DELIVERY_CONCURRENCY`` at a time,
     until it gives less than asked: a batch is claimed only when its turn comes, so its lease
     is never spent waiting."""
-    delivered = 0
+    sent = Sent()
     size = app_settings.DELIVERY_CONCURRENCY
     while limit is None or limit > 0:
         batch = take(size if limit is None else min(limit, size))
-        delivered += send(batch)
+        sent += send(batch)
         if len(batch) < size:  # Nothing more to take.
             break
         if limit is not None:
             limit -= len(batch)
-    return delivered
+    return sent
 
 
-def deliver(deliveries: QuerySet[Delivery], claim_token: str = "") -> int:
+def deliver(deliveries: QuerySet[Delivery], claim_token: str = "") -> Sent:
     """Send those of ``deliveries`` that ``claim_token`` holds (a fan-out's task), or without
     one those due now (a retry's task)."""
     if claim_token:
@@ -364,26 +389,12 @@ def deliver(deliveries: QuerySet[Delivery], claim_token: str = "") -> int:
     return send_in_batches(partial(claim, deliveries.filter(due())))
 
 
-def deliver_event(event_id: int, claim_token: str = "") -> int:
+def deliver_event(event_id: int, claim_token: str = "") -> Sent:
     """:func:`deliver` of one event's deliveries."""
     return deliver(Delivery.objects.filter(event_id=event_id), claim_token)
 
 
 def send_due(limit: int = 10_000) -> int:
     """The sweeper: send every due delivery, whatever happened to its message (at most
-    ``limit`` a call)."""
-    return send_in_batches(partial(claim, Delivery.objects.filter(due())), limit)
-
-
-def retry_soon(deliveries: QuerySet[Delivery]) -> float | None:
-    """Seconds until the next retry of ``deliveries`` (an event's, a job's), if any is
-    pending after an attempt (one never tried belongs to another share, or to the sweeper)."""
-    next_at = (
-        deliveries.filter(state=DeliveryState.PENDING, attempts__gt=0)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
-    if next_at is None:
-        return None
-    return max(0.0, (next_at - timezone.now()).total_seconds())
+    ``limit`` a call); return how many were delivered."""
+    return send_in_batches(partial(claim, Delivery.objects.filter(due())), limit).delivered
