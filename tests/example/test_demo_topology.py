@@ -10,13 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import stat
-import subprocess
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from example_project import env, topology
 from example_project.runner import Service
-from example_project.topology import Site
+from tests.example.demo_processes import answers, prepare, running, shell
 from tests.relying_parties import CONFIG_PREFIXES
-from tests.services import free_port, wait_for
+from tests.services import free_port
 
 CREDENTIAL = "lsso_demo_credential-for-the-tests"
 SUB = "bob@globex.example"
-DEADLINE_SECONDS = 30.0
-GRACE_SECONDS = 10.0
 WIKI, BILLING = topology.SITES
 
 # Run by ``manage.py shell`` as Billing: what its OpenID Connect callback does on a sign-in
@@ -97,13 +90,6 @@ def demo(var_dir: Path) -> dict[str, Service]:
 def logout_sso_of(service: Service) -> dict[str, Any]:
     """The ``LOGOUT_SSO`` a process of the demo is given."""
     return env.logout_sso_settings(service.env)
-
-
-def shell(site_env: Mapping[str, str], code: str) -> str:
-    """The last line ``code`` printed, run by ``manage.py shell`` with ``site_env``."""
-    result = topology.manage(site_env, "shell", "-c", code, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
 
 
 # --- The hub's signing key --------------------------------------------------------------------
@@ -224,93 +210,6 @@ def test_issuing_a_credential_on_an_unseeded_hub_says_what_to_do(var_dir):
 
 
 # --- The demo, for real: the hub delivers a logout to Billing --------------------------------
-
-
-@dataclass
-class RunningDemo:
-    """The demo's processes, started; their output in ``log_dir``."""
-
-    processes: dict[str, subprocess.Popen[bytes]]
-    log_dir: Path
-
-    def wait_for(self, predicate: Callable[[], Any], message: str) -> Any:
-        """``wait_for``, failing at once (with its output) when a process exited."""
-
-        def alive_and() -> Any:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    output = (self.log_dir / f"{name}.log").read_text(errors="replace")
-                    pytest.fail(
-                        f"{name} exited with status {process.returncode}:\n{output[-3000:]}",
-                        pytrace=False,
-                    )
-            return predicate()
-
-        return wait_for(alive_and, DEADLINE_SECONDS, message)
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Stop processes, each with its whole group (a Celery worker's pool): SIGTERM, then
-    SIGKILL for whatever is left after the grace period."""
-    for process in processes:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_SECONDS
-    for process in processes:
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-@contextmanager
-def running(services: list[Service], log_dir: Path) -> Iterator[RunningDemo]:
-    """``services`` started as run_demo's runner starts them, each in a process group of its
-    own; stopped, with their children, however the test ends."""
-    log_dir.mkdir()
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    with ExitStack() as stack:
-        stack.callback(lambda: stop(list(processes.values())))
-        for service in services:
-            log = stack.enter_context((log_dir / f"{service.name}.log").open("wb"))
-            processes[service.name] = subprocess.Popen(
-                service.command,
-                cwd=topology.REPO_ROOT,
-                env={**os.environ, **service.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        yield RunningDemo(processes, log_dir)
-
-
-def answers(url: str) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            return requests.get(url, timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
-    return check
-
-
-def prepare(var_dir: Path, wiki: Site, billing: Site) -> str:
-    """What ``make demo`` and run_demo do before starting the processes, with Billing's URI at
-    the hub on its port of the test; returns Billing's credential at the hub."""
-    main = wiki.environment(var_dir, with_provider=False)
-    for command in (["migrate", "--noinput"], ["seed_demo"]):
-        topology.manage(main, *command)
-    topology.manage(
-        main,
-        "shell",
-        "-c",
-        "from logout_sso.models import Application; "
-        "Application.objects.filter(client_id='billing')"
-        f".update(backchannel_logout_uri={billing.url + '/sso/backchannel-logout/'!r})",
-    )
-    topology.prepare_databases(var_dir)
-    return topology.issue_credential(var_dir, wiki, billing)
 
 
 def test_hub_delivers_a_logout_to_billing(var_dir):

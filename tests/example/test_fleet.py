@@ -1,8 +1,9 @@
-"""Policies edited once, at the hub: two example-project applications as the demo runs them
-(Wiki the hub, Billing its client), Billing on real Redis (cache, sessions, broker) with a real
-Celery worker running beat. A TTL edited in Wiki's database applies in Billing's request path
-within Billing's ``POLICY_SYNC_INTERVAL``; a Billing sign-in of an organization the hub does not
-serve it sends nothing and is said once."""
+"""One fleet: two example-project applications as the demo runs them (Wiki the hub, Billing its
+client), Billing on real Redis (cache, sessions, broker), each with a real Celery worker (Billing's
+running beat). A TTL edited in Wiki's database applies in Billing's request path within Billing's
+``POLICY_SYNC_INTERVAL``; a Billing sign-in of an organization the hub does not serve it sends
+nothing and is said once; the hub admin's "log out everywhere" ends the user's sessions in both,
+the hub's own included."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import pytest
 import requests
 
 from example_project import topology
+from example_project.demo import DEMO_PASSWORD
 from example_project.runner import Service
-from tests.example.test_demo_topology import (
+from tests.example.demo_processes import (
     RunningDemo,
     answers,
     prepare,
@@ -84,6 +86,22 @@ print(sorted(sessions.values_list("organization__slug", flat=True)))
 """
 
 
+TRACKED_SESSION_OF = """
+from logout_sso.models import TrackedSession
+print(TrackedSession.objects.live().filter(sub={sub!r}).values_list("pk", flat=True).first() or "")
+"""
+ENDED_HERE = """
+from logout_sso.models import LogoutEvent
+print(LogoutEvent.objects.get(sub={sub!r}, initiator="admin").sessions_ended)
+"""
+
+
+def signed_in(site_url: str, cookie: str, session_key: str) -> bool:
+    """Whether the session is signed in at that site (``/me/``)."""
+    me = requests.get(f"{site_url}/me/", cookies={cookie: session_key}, timeout=5).json()
+    return bool(me["authenticated"])
+
+
 @dataclass
 class Fleet:
     demo: RunningDemo
@@ -103,6 +121,31 @@ class Fleet:
             self.environments["billing"], "shell", "-c", constants + SIGN_IN_AT_BILLING
         )
         return result.stdout.strip().splitlines()[-1], result.stderr
+
+    def sign_in_at_wiki(self, organization: str, username: str) -> str:
+        """A sign-in at Wiki, the hub itself: its session key."""
+        constants = f"ISSUER = {ISSUER!r}\nORGANIZATION = {organization!r}\n"
+        constants += f"USERNAME = {username!r}\n"
+        return self.shell("wiki", constants + SIGN_IN_AT_BILLING)
+
+    def wiki_admin(self) -> requests.Session:
+        """A browser signed in to Wiki's admin as the demo's superuser."""
+        browser = requests.Session()
+        login = f"{self.wiki.url}/admin/login/"
+        browser.get(login, timeout=5)
+        signed_in = browser.post(
+            login,
+            data={
+                "username": "admin",
+                "password": DEMO_PASSWORD,
+                "csrfmiddlewaretoken": browser.cookies["wiki_csrftoken"],
+                "next": "/admin/",
+            },
+            headers={"Referer": login},
+            timeout=10,
+        )
+        assert "Log out" in signed_in.text, signed_in.text[-500:]
+        return browser
 
     def log(self, name: str) -> str:
         return (self.demo.log_dir / f"{name}.log").read_text(errors="replace")
@@ -198,6 +241,37 @@ def test_a_sign_in_of_an_organization_the_hub_does_not_serve_sends_nothing_and_s
     )
     assert "initech" not in fleet.shell("wiki", BILLINGS_SESSIONS_AT_THE_HUB)
     assert "refused" not in fleet.log("billing-worker")
+
+
+def test_the_hub_admins_log_out_everywhere_ends_the_hubs_own_session_too(fleet):
+    billing_key, _log = fleet.sign_in_at_billing("globex", "frank@globex.example")
+    wiki_key = fleet.sign_in_at_wiki("globex", "frank@globex.example")
+    fleet.demo.wait_for(
+        lambda: fleet.shell("wiki", TRACKED_SESSION_OF.format(sub="frank@globex.example")) != "",
+        "Billing's worker did not register the sign-in at the hub",
+    )
+    tracked = fleet.shell("wiki", TRACKED_SESSION_OF.format(sub="frank@globex.example"))
+    admin = fleet.wiki_admin()
+
+    response = admin.post(
+        f"{fleet.wiki.url}/admin/logout_sso/trackedsession/",
+        data={
+            "action": "log_out_users_everywhere",
+            "_selected_action": tracked,
+            "csrfmiddlewaretoken": admin.cookies["wiki_csrftoken"],
+        },
+        headers={"Referer": f"{fleet.wiki.url}/admin/"},
+        timeout=10,
+    )
+
+    assert response.ok, response.text[-500:]
+    assert "1 user logged out: 1 back-channel logouts queued." in response.text
+    assert not signed_in(fleet.wiki.url, "wiki_session", wiki_key)  # The hub's own.
+    fleet.demo.wait_for(
+        lambda: not signed_in(fleet.billing.url, "billing_session", billing_key),
+        "the hub's worker did not log the user out of Billing",
+    )
+    assert fleet.shell("wiki", ENDED_HERE.format(sub="frank@globex.example")) == "1"
 
 
 def test_an_organization_the_hub_stops_serving_is_removed_in_the_client(fleet):
