@@ -21,10 +21,10 @@ from logout_sso.models import (
     Delivery,
     Organization,
     OrganizationLogoutJob,
-    PolicyMirror,
 )
 from logout_sso.models.events import DeliveryState
 from logout_sso.models.jobs import JobState
+from logout_sso.rp.internal.mirror_state import MirrorState, mirror_state
 
 #: "Failures in the last 24 hours": deliveries recorded this recently that have failed for good.
 RECENT = timedelta(hours=24)
@@ -82,20 +82,12 @@ class JobStatus:
 
 
 @dataclass(frozen=True)
-class MirrorStatus:
-    hub_url: str
-    synced_at: datetime | None
-    attempted_at: datetime | None
-    last_error: str
-
-
-@dataclass(frozen=True)
 class Status:
     now: datetime
     organization: str | None  # The slug it is limited to.
     applications: list[ApplicationStatus]
     jobs: list[JobStatus]  # Organization-wide logouts not done, oldest first.
-    mirror: MirrorStatus | None  # In client mode.
+    mirror: MirrorState | None  # In client mode.
 
     @property
     def pending(self) -> int:
@@ -126,6 +118,7 @@ class Status:
                 "synced_at": _iso(self.mirror.synced_at),
                 "age_seconds": self.mirror_age,
                 "attempted_at": _iso(self.mirror.attempted_at),
+                "stale": self.mirror.stale,
                 "last_error": self.mirror.last_error,
             }
         return {
@@ -155,10 +148,10 @@ def _application_status(application: Application, counts: dict[str, Any]) -> App
     )
 
 
-def collect(*, organization: Organization | None = None, hub_url: str | None = None) -> Status:
+def collect(*, organization: Organization | None = None, client_mode: bool = False) -> Status:
     """The status now: of ``organization``'s logouts only when given (the applications that
-    serve it or hold its deliveries, its jobs), with the mirror of ``hub_url`` when given
-    (client mode)."""
+    serve it or hold its deliveries, its jobs), with the state of the copy of the hub's
+    policies in ``client_mode``."""
     now = timezone.now()
     deliveries = Delivery.objects.order_by()
     applications = Application.objects.order_by("name", "client_id")
@@ -192,15 +185,6 @@ def collect(*, organization: Organization | None = None, hub_url: str | None = N
         applications = applications.filter(
             Q(organizations=organization) | Q(pk__in=list(counts))
         ).distinct()
-    mirror = None
-    if hub_url:
-        copy = PolicyMirror.objects.filter(hub_url=hub_url).first()
-        mirror = MirrorStatus(
-            hub_url=hub_url,
-            synced_at=copy.synced_at if copy else None,
-            attempted_at=copy.attempted_at if copy else None,
-            last_error=copy.last_error if copy else "",
-        )
     return Status(
         now=now,
         organization=None if organization is None else organization.slug,
@@ -219,5 +203,5 @@ def collect(*, organization: Organization | None = None, hub_url: str | None = N
             )
             for job in jobs.select_related("organization")
         ],
-        mirror=mirror,
+        mirror=mirror_state() if client_mode else None,
     )

@@ -622,6 +622,7 @@ def test_status_in_client_mode_shows_the_mirror(db, settings):
         "synced_at": None,
         "age_seconds": None,
         "attempted_at": None,
+        "stale": True,  # Never confirmed.
         "last_error": "",
     }
     confirmed = timezone.now() - timedelta(seconds=90)
@@ -636,6 +637,7 @@ def test_status_in_client_mode_shows_the_mirror(db, settings):
     text = run("logout_sso_status")
 
     assert 90 <= mirror["age_seconds"] < 100
+    assert mirror["stale"] is False  # Within 5 x POLICY_SYNC_INTERVAL (60 s).
     assert (mirror["synced_at"], mirror["last_error"]) == (confirmed.isoformat(), "HTTP 503")
     assert "Policies from the hub (https://hub.example.com/sso/api/): confirmed 9" in text
     assert "s ago; last error: HTTP 503." in text

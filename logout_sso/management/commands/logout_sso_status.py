@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from logout_sso.conf import app_settings
 from logout_sso.internal import status
 from logout_sso.internal.commands import OperatorCommand, table
 from logout_sso.rp.internal import hub_membership
@@ -47,8 +46,7 @@ examples:
 
     def handle(self, *args: Any, organization: str | None, **options: Any) -> None:
         scope = self.organization(organization) if organization else None
-        hub_url = app_settings.HUB_URL if hub_membership.enabled() else None
-        now = status.collect(organization=scope, hub_url=hub_url)
+        now = status.collect(organization=scope, client_mode=hub_membership.enabled())
         self.emit(now.as_dict(), self.lines(now), as_json=options["json"])
 
     def lines(self, now: status.Status) -> list[str]:
