@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
 from tests.hub_receivers import IDP_ISSUER, register_application, track_session
+from tests.signing_in import is_signed_in, sign_in_through_idp
 
 pytestmark = pytest.mark.usefixtures("hub_settings")
 
@@ -382,6 +383,21 @@ def test_logout_of_a_user_counts_the_applications_to_reach(client, tenants, queu
         assert session.end_reason == "logout"
     globex_session.refresh_from_db()
     assert globex_session.ended_at is None
+
+
+def test_a_reported_logout_ends_the_users_sessions_at_the_hub_itself(client, tenants, queued):
+    track_session(tenants.billing, tenants.acme, "user-1", sid="sid-1")
+    at_the_hub, of_globex = Client(), Client()
+    sign_in_through_idp(at_the_hub, tenants.acme, issuer=IDP_ISSUER, sub="user-1", sid="sid-1")
+    sign_in_through_idp(
+        of_globex, tenants.globex, username="g", issuer=IDP_ISSUER, sub="user-1", sid="sid-1"
+    )
+
+    response = report(client, tenants.billing_credential, sub="user-1", sid="sid-1")
+
+    assert response.status_code == 202
+    assert LogoutEvent.objects.get().sessions_ended == 1
+    assert (is_signed_in(at_the_hub), is_signed_in(of_globex)) == (False, True)
 
 
 def test_logout_of_a_session_reaches_the_applications_holding_that_sid(client, tenants, queued):
