@@ -142,11 +142,13 @@ def running_worker(
     overrides: dict[str, Any] | None = None,
     concurrency: int = 1,
     queue: str | None = None,
+    more_queues: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """A real ``celery worker`` process (prefork) on Redis and the test database, with
     tests.settings plus ``overrides`` (what a test's ``settings`` fixture cannot reach in
     another process), on a queue of its own (``queue``, or a new name) that its own retries
-    go to too; yields its name. The tests' Celery app routes there meanwhile."""
+    go to too, and on ``more_queues``; yields its name. The tests' Celery app routes there
+    meanwhile."""
     queue = queue or f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     name = f"{queue}@{socket.gethostname()}"
     previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
@@ -165,7 +167,8 @@ def running_worker(
     }
     command = [
         sys.executable, "-m", "celery", "--app", "tests.celery_app", "worker",
-        "--hostname", name, "--queues", queue, "--concurrency", str(concurrency),
+        "--hostname", name, "--queues", ",".join((queue, *more_queues)),
+        "--concurrency", str(concurrency),
         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
     with log_path.open("wb") as log:
