@@ -12,7 +12,7 @@ with this module: a project that only signs users in queues nothing that needs i
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
 
@@ -20,6 +20,9 @@ from logout_sso.client import HubError
 from logout_sso.hub.internal import registry
 from logout_sso.internal import retention
 from logout_sso.rp.internal import hub_membership, policy_mirror
+
+if TYPE_CHECKING:
+    from logout_sso.hub.internal.sender import Sent
 
 __all__ = [
     "close_expired_sessions",
@@ -63,11 +66,7 @@ def deliver_event(event_id: int, claim: str = "") -> int:
     (a retry); then queue the next retry."""
     from logout_sso.hub.internal import sender
 
-    sent = sender.deliver_event(event_id, claim)
-    delay = sent.retry_in()
-    if delay is not None and delay <= SHORT_RETRY_SECONDS:
-        deliver_event.apply_async((event_id,), countdown=delay)
-    return sent.delivered
+    return _retry_soon(deliver_event, sender.deliver_event(event_id, claim), event_id)
 
 
 @shared_task(name="logout_sso.run_organization_logout", acks_late=True, reject_on_worker_lost=True)
@@ -92,9 +91,15 @@ def deliver_organization_logout(job_id: int, claim: str = "") -> int:
     from logout_sso.hub.internal import jobs, sender
 
     sent = sender.deliver(jobs.deliveries_of(job_id), claim)
+    return _retry_soon(deliver_organization_logout, sent, job_id)
+
+
+def _retry_soon(task: Task, sent: Sent, *arguments: Any) -> int:  # type: ignore[type-arg]
+    """Queue ``task(*arguments)`` for the first retry of what was just sent, when it is due
+    soon (later ones are the sweeper's); return how many were delivered."""
     delay = sent.retry_in()
     if delay is not None and delay <= SHORT_RETRY_SECONDS:
-        deliver_organization_logout.apply_async((job_id,), countdown=delay)
+        task.apply_async(arguments, countdown=delay)
     return sent.delivered
 
 
