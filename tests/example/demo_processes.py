@@ -1,6 +1,6 @@
 """The demo's processes for the example project's tests: started as ``run_demo`` starts them,
-each in a process group of its own, stopped with their children however a test ends; and a
-``manage.py shell`` as one of the demo's sites."""
+each in a process group of its own, stopped with their children however a test ends; a
+``manage.py shell`` as one of the demo's sites, and a sign-in there."""
 
 from __future__ import annotations
 
@@ -24,6 +24,60 @@ from tests.services import wait_for
 
 DEADLINE_SECONDS = 30.0
 GRACE_SECONDS = 10.0
+
+
+# Run by ``manage.py shell`` as a site: what its OpenID Connect callback does on a sign-in (a
+# session, indexed, then ``signed_in``, on which client mode queues the registration at the hub
+# for the site's worker). Prints the session key.
+SIGN_IN = """
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import User
+from logout_sso.models import Organization
+from logout_sso.rp.internal.state import SignedIn, now
+from logout_sso.internal.session_index import index_session
+from logout_sso.signals import signed_in
+user, _created = User.objects.get_or_create(username=USERNAME)
+identity = {
+    "issuer": ISSUER,
+    "sub": SUB,
+    "sid": SID,
+    "organization_id": Organization.objects.get(slug=ORGANIZATION).pk,
+}
+session = import_module(settings.SESSION_ENGINE).SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+SignedIn(id_token="", checked_at=now(), **identity).save(session)
+session.create()
+index_session(session.session_key, **identity)
+signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
+print(session.session_key)
+"""
+#: The organizations a site mirrors from the hub.
+MIRRORED = """
+from logout_sso.models import Organization
+print(sorted(Organization.objects.exclude(hub_id=None).values_list("slug", flat=True)))
+"""
+
+
+def sign_in(
+    site_env: Mapping[str, str], *, organization: str, sub: str, username: str = "", sid: str = ""
+) -> tuple[str, str]:
+    """A sign-in at the site of ``site_env``, through the provider of the demo, of user
+    ``username`` (default: ``sub``): its session key, and what the process wrote on stderr
+    (its log)."""
+    constants = {
+        "ISSUER": topology.PROVIDER_ISSUER,
+        "ORGANIZATION": organization,
+        "SUB": sub,
+        "SID": sid or f"sid-{sub}",
+        "USERNAME": username or sub,
+    }
+    code = "".join(f"{name} = {value!r}\n" for name, value in constants.items()) + SIGN_IN
+    result = topology.manage(site_env, "shell", "-c", code)
+    return result.stdout.strip().splitlines()[-1], result.stderr
 
 
 def shell(site_env: Mapping[str, str], code: str) -> str:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from example_project import env, topology
 from example_project.runner import Service
-from tests.example.demo_processes import answers, prepare, running, shell
+from tests.example.demo_processes import MIRRORED, answers, prepare, running, shell, sign_in
 from tests.relying_parties import CONFIG_PREFIXES
 from tests.services import free_port
 
@@ -30,39 +30,6 @@ CREDENTIAL = "lsso_demo_credential-for-the-tests"
 SUB = "bob@globex.example"
 WIKI, BILLING = topology.SITES
 
-# Run by ``manage.py shell`` as Billing: what its OpenID Connect callback does on a sign-in
-# (a session, indexed, then ``signed_in``, on which client mode queues the registration at the
-# hub for Billing's worker). Prints the session key.
-SIGN_IN_AT_BILLING = """
-from importlib import import_module
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
-from logout_sso.models import Organization
-from logout_sso.rp.internal.state import SignedIn, now
-from logout_sso.internal.session_index import index_session
-from logout_sso.signals import signed_in
-user = User.objects.get(username="globex-admin")
-identity = {
-    "issuer": ISSUER,
-    "sub": SUB,
-    "sid": "sid-at-billing",
-    "organization_id": Organization.objects.get(slug="globex").pk,
-}
-session = import_module(settings.SESSION_ENGINE).SessionStore()
-session[SESSION_KEY] = str(user.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-SignedIn(id_token="", checked_at=now(), **identity).save(session)
-session.create()
-index_session(session.session_key, **identity)
-signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
-print(session.session_key)
-"""
-MIRRORED_AT_BILLING = """
-from logout_sso.models import Organization
-print(sorted(Organization.objects.exclude(hub_id=None).values_list("slug", flat=True)))
-"""
 HUB_SESSIONS_OF_BILLING = """
 from logout_sso.models import TrackedSession
 print(TrackedSession.objects.live().filter(application__client_id="billing", sub=SUB).count())
@@ -226,10 +193,16 @@ def test_hub_delivers_a_logout_to_billing(var_dir):
         demo.wait_for(answers(f"{wiki.sso_url}jwks/"), "Wiki does not answer")
         demo.wait_for(answers(f"{billing.url}/me/"), "Billing does not answer")
         demo.wait_for(
-            lambda: shell(environments["billing"], MIRRORED_AT_BILLING) == "['acme', 'globex']",
+            lambda: shell(environments["billing"], MIRRORED) == "['acme', 'globex']",
             "Billing did not mirror the hub's organizations",
         )
-        session_key = shell(environments["billing"], constants + SIGN_IN_AT_BILLING)
+        session_key, _log = sign_in(
+            environments["billing"],
+            organization="globex",
+            sub=SUB,
+            username="globex-admin",
+            sid="sid-at-billing",
+        )
         cookies = {"billing_session": session_key}
 
         def me() -> dict[str, Any]:

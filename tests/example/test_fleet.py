@@ -15,17 +15,20 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from example_project import topology
 from example_project.demo import DEMO_PASSWORD
 from example_project.runner import Service
 from tests.example.demo_processes import (
+    MIRRORED,
     RunningDemo,
     answers,
     prepare,
     running,
     shell,
+    sign_in,
 )
 from tests.relying_parties import CONFIG_PREFIXES
 from tests.services import free_port
@@ -34,38 +37,7 @@ INTERVAL = 5  # Billing's POLICY_SYNC_INTERVAL here: the smallest allowed
 #: Beat's tick, the task, the commit and a request: what "within the interval" may take beyond
 #: the interval itself.
 SLACK_SECONDS = 3.0
-ISSUER = topology.PROVIDER_ISSUER
 
-SIGN_IN_AT_BILLING = """
-from importlib import import_module
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import User
-from logout_sso.models import Organization
-from logout_sso.rp.internal.state import SignedIn, now
-from logout_sso.internal.session_index import index_session
-from logout_sso.signals import signed_in
-user, _created = User.objects.get_or_create(username=USERNAME)
-identity = {
-    "issuer": ISSUER,
-    "sub": USERNAME,
-    "sid": "sid-" + USERNAME,
-    "organization_id": Organization.objects.get(slug=ORGANIZATION).pk,
-}
-session = import_module(settings.SESSION_ENGINE).SessionStore()
-session[SESSION_KEY] = str(user.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-SignedIn(id_token="", checked_at=now(), **identity).save(session)
-session.create()
-index_session(session.session_key, **identity)
-signed_in.send(sender=None, request=None, session_key=session.session_key, **identity)
-print(session.session_key)
-"""
-MIRRORED = """
-from logout_sso.models import Organization
-print(sorted(Organization.objects.exclude(hub_id=None).values_list("slug", flat=True)))
-"""
 SHORTEN_ACMES_TTL = """
 import time
 from logout_sso.models import LogoutPolicy
@@ -113,20 +85,12 @@ class Fleet:
         return shell(self.environments[site], code)
 
     def sign_in_at_billing(self, organization: str, username: str) -> tuple[str, str]:
-        """A sign-in at Billing as its OpenID Connect callback makes it: the session key and
-        what the process wrote on stderr (its log)."""
-        constants = f"ISSUER = {ISSUER!r}\nORGANIZATION = {organization!r}\n"
-        constants += f"USERNAME = {username!r}\n"
-        result = topology.manage(
-            self.environments["billing"], "shell", "-c", constants + SIGN_IN_AT_BILLING
-        )
-        return result.stdout.strip().splitlines()[-1], result.stderr
+        """A sign-in at Billing: the session key, and what the process wrote on stderr."""
+        return sign_in(self.environments["billing"], organization=organization, sub=username)
 
     def sign_in_at_wiki(self, organization: str, username: str) -> str:
         """A sign-in at Wiki, the hub itself: its session key."""
-        constants = f"ISSUER = {ISSUER!r}\nORGANIZATION = {organization!r}\n"
-        constants += f"USERNAME = {username!r}\n"
-        return self.shell("wiki", constants + SIGN_IN_AT_BILLING)
+        return sign_in(self.environments["wiki"], organization=organization, sub=username)[0]
 
     def wiki_admin(self) -> requests.Session:
         """A browser signed in to Wiki's admin as the demo's superuser."""
@@ -167,6 +131,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
     the hub's organizations. This process's environment is an operator's shell meanwhile: no
     example-project configuration but ``EXAMPLE_VAR_DIR``."""
     var_dir = tmp_path_factory.mktemp("fleet")
+    # Billing's cache is this Redis database: what an earlier run left there (policies of
+    # organizations with the same ids, the once-an-hour warning's flag) must not leak in.
+    redis.Redis.from_url(redis_url).flushdb()
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
             if name.startswith(CONFIG_PREFIXES):
