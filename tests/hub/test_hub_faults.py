@@ -154,19 +154,28 @@ def delivered_count() -> int:
     return Delivery.objects.filter(state=DeliveryState.DELIVERED).count()
 
 
-def sweep_until_delivered(expected: int, timeout: float = SETTLE_SECONDS) -> None:
+def sweep_until(done: Callable[[], bool], timeout: float, message: str) -> None:
     """Queue the sweeper task every ``SWEEP_EVERY`` seconds, as Celery beat would, until
-    ``expected`` deliveries are delivered."""
+    ``done()``."""
     next_sweep = 0.0
 
-    def all_delivered() -> bool:
+    def swept_and_done() -> bool:
         nonlocal next_sweep
         if time.monotonic() >= next_sweep:
             tasks.send_due_deliveries.delay()
             next_sweep = time.monotonic() + SWEEP_EVERY
-        return delivered_count() == expected
+        return done()
 
-    wait_for(all_delivered, timeout, f"the sweeper did not deliver all {expected} deliveries")
+    wait_for(swept_and_done, timeout, message)
+
+
+def sweep_until_delivered(expected: int, timeout: float = SETTLE_SECONDS) -> None:
+    """:func:`sweep_until` ``expected`` deliveries are delivered."""
+    sweep_until(
+        lambda: delivered_count() == expected,
+        timeout,
+        f"the sweeper did not deliver all {expected} deliveries",
+    )
 
 
 # --- Counting what the applications received -------------------------------------------------
@@ -510,9 +519,16 @@ def test_worker_killed_mid_organization_logout_skips_no_user(
     assert done_when_killed < len(users), "the job ended before its worker was killed"
 
     with hub.worker(redis_url, **batch):
-        # The killed worker's message came back (acks_late); the sweeper would take up a job
-        # whose message was lost too.
-        sweep_until_delivered(2 * len(users), timeout=120)
+        # The killed worker's message stays unacknowledged in Redis (until the visibility
+        # timeout): the sweeper takes the job up again once it has not moved for 4 leases.
+        sweep_until(
+            lambda: (
+                delivered_count() == 2 * len(users)
+                and OrganizationLogoutJob.objects.get(pk=job.pk).state == JobState.DONE
+            ),
+            120,
+            "the job was not finished and every delivery delivered",
+        )
 
     job.refresh_from_db()
     per_user = Counter(LogoutEvent.objects.filter(job=job).values_list("sub", flat=True))
