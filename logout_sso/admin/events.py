@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -33,20 +35,24 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[t
         # Deliveries are part of the event: whoever may see the event sees them.
         return True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Delivery]:
+        # Each row's heading names its application (Delivery.__str__).
+        return super().get_queryset(request).select_related("application")
+
 
 @admin.register(LogoutEvent)
 class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     organization_path = "organization"
     inlines = [DeliveryInline]
     list_display = [
-        "created_at",
+        "started",
         "organization",
         "initiator",
         "sub",
-        "sid",
         "sessions_ended",
         "delivery_count",
         "outcome",
+        "duration",
     ]
     list_select_related = ["organization"]
     list_filter = [
@@ -74,6 +80,19 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[LogoutEvent]:
         queryset: QuerySet[LogoutEvent] = super().get_queryset(request)
         return queryset.annotate(delivery_count=Count("deliveries"))
+
+    @admin.display(description=_("started"), ordering="created_at")
+    def started(self, event: LogoutEvent) -> str:
+        """With seconds: logouts a few seconds apart are told apart."""
+        return date_format(localtime(event.created_at), "Y-m-d H:i:s")
+
+    @admin.display(description=_("duration"), ordering=F("completed_at") - F("created_at"))
+    def duration(self, event: LogoutEvent) -> str:
+        """From the start to the last delivery's outcome; empty while pending."""
+        if event.completed_at is None:
+            return "-"
+        seconds = (event.completed_at - event.created_at).total_seconds()
+        return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
     @admin.display(description=_("deliveries"), ordering="delivery_count")
     def delivery_count(self, event: LogoutEvent) -> int:

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from logout_sso import api
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin, acting_user
 from logout_sso.models import Organization, TrackedSession
+
+
+class ActiveFilter(admin.SimpleListFilter):
+    """Live sessions (neither ended nor past their expiry) or the others."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(
+        self,
+        request: HttpRequest,
+        model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    ) -> list[tuple[str, str]]:
+        return [("active", str(_("Active"))), ("ended", str(_("Ended or expired")))]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[TrackedSession]
+    ) -> QuerySet[TrackedSession]:
+        if self.value() == "active":
+            return queryset.filter(ended_at__isnull=True).exclude(expires_at__lte=timezone.now())
+        if self.value() == "ended":
+            return queryset.filter(Q(ended_at__isnull=False) | Q(expires_at__lte=timezone.now()))
+        return queryset
 
 
 @admin.register(TrackedSession)
@@ -31,7 +55,7 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     list_filter = [
         ("organization", admin.RelatedOnlyFieldListFilter),
         ("application", admin.RelatedOnlyFieldListFilter),
-        ("ended_at", admin.EmptyFieldListFilter),
+        ActiveFilter,
         "end_reason",
     ]
     search_fields = ["sub", "sid", "email", "session_id"]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connections, models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from logout_sso.models.applications import Application
 from logout_sso.models.organizations import Organization
@@ -360,7 +361,23 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} -> {self.application_id}: {self.get_state_display()}"
+        """A sentence, as the admin shows a delivery: "To Billing: delivered after 1 attempt."
+        (reads the application: select it with the delivery)."""
+        values = {
+            "application": self.application.name,
+            "state": self.get_state_display().lower(),
+            "count": self.attempts,
+        }
+        if not self.attempts:
+            return str(_("To %(application)s: %(state)s, not tried yet.") % values)
+        return (
+            ngettext(
+                "To %(application)s: %(state)s after %(count)d attempt.",
+                "To %(application)s: %(state)s after %(count)d attempts.",
+                self.attempts,
+            )
+            % values
+        )
 
     @property
     def token_sid(self) -> str:

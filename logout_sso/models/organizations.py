@@ -340,7 +340,8 @@ class LogoutPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return str(_("Logout policy of %(organization)s") % {"organization": self.organization})
+        # The admin's inline heading reads "Logout policy: Acme".
+        return str(self.organization)
 
     @property
     def post_logout_redirect_uri_list(self) -> list[str]:

@@ -1,0 +1,116 @@
+"""What the admin's pages say, as a superuser reads them: delivery rows as sentences, the policy
+inline's heading, logout events' start time and duration, tracked sessions' status filter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
+from logout_sso.models.events import DeliveryState, Initiator, Outcome
+
+ISSUER = "https://idp.example.com/"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def root(client: Client) -> Client:
+    client.force_login(User.objects.create_superuser("root"))
+    return client
+
+
+@pytest.fixture
+def acme(make_organization, make_application) -> Organization:
+    organization: Organization = make_organization("acme")
+    make_application("Billing", organization)
+    return organization
+
+
+def logout_of(organization: Organization, **fields) -> LogoutEvent:
+    return LogoutEvent.objects.create(
+        organization=organization, initiator=Initiator.ADMIN, issuer=ISSUER, sub="alice", **fields
+    )
+
+
+def test_a_delivery_row_reads_like_a_sentence(root, acme):
+    event = logout_of(acme)
+    Delivery.objects.create(
+        event=event,
+        application=acme.applications.get(),
+        state=DeliveryState.DELIVERED,
+        attempts=1,
+    )
+
+    page = root.get(reverse("admin:logout_sso_logoutevent_change", args=[event.pk])).content
+
+    assert b"To Billing: delivered after 1 attempt." in page
+    assert b"-&gt;" not in page
+
+
+def test_a_pending_delivery_never_tried_says_so(acme):
+    delivery = Delivery(event=logout_of(acme), application=acme.applications.get())
+
+    assert str(delivery) == "To Billing: pending, not tried yet."
+
+
+def test_the_policy_inline_names_its_organization_once(root, acme):
+    page = root.get(reverse("admin:logout_sso_organization_change", args=[acme.pk])).content
+
+    assert b"Logout policy of" not in page
+    assert str(acme.logout_policy) == "Acme"
+
+
+def test_logout_events_show_seconds_and_how_long_they_took(root, acme):
+    started = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
+    quick, slow, pending = (logout_of(acme) for _ in range(3))
+    LogoutEvent.objects.filter(pk=quick.pk).update(
+        created_at=started, completed_at=started + timedelta(milliseconds=240)
+    )
+    LogoutEvent.objects.filter(pk=slow.pk).update(
+        created_at=started, completed_at=started + timedelta(seconds=12.5), outcome=Outcome.PARTIAL
+    )
+    LogoutEvent.objects.filter(pk=pending.pk).update(created_at=started)
+
+    page = root.get(reverse("admin:logout_sso_logoutevent_changelist")).content.decode()
+
+    assert timezone.localtime(started).strftime("%Y-%m-%d %H:%M:%S") in page
+    assert ">240 ms<" in page
+    assert ">12.5 s<" in page
+    assert "column-duration" in page
+
+
+def test_tracked_sessions_filter_by_status(root, acme):
+    billing = acme.applications.get()
+    now = timezone.now()
+    kinds: list[dict[str, Any]] = [
+        {},  # active
+        {"ended_at": now, "end_reason": "logout"},
+        {"expires_at": now - timedelta(minutes=1)},  # expired, not yet closed
+    ]
+    for number, fields in enumerate(kinds):
+        TrackedSession.objects.create(
+            application=billing,
+            organization=acme,
+            issuer=ISSUER,
+            sub=f"user-{number}",
+            session_id=f"s{number}",
+            **fields,
+        )
+    listing = reverse("admin:logout_sso_trackedsession_changelist")
+
+    def subs(status: str) -> list[str]:
+        response = root.get(listing, {"status": status})
+        return sorted(session.sub for session in response.context["cl"].result_list)
+
+    assert subs("active") == ["user-0"]
+    assert subs("ended") == ["user-1", "user-2"]
+    page = root.get(listing).content.decode()
+    assert "By status" in page
+    assert "By ended at" not in page
