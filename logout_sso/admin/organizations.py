@@ -12,6 +12,7 @@ from django.forms import BaseModelFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -122,9 +123,16 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def federated_logout(self, organization: Organization) -> bool:
         return organization.logout_policy.federated_logout
 
-    @admin.display(description=_("SLO effective"), boolean=True)
-    def single_logout_works(self, organization: Organization) -> bool:
-        return not organization.logout_policy.defeats_single_logout
+    @admin.display(description=_("Single Logout"))
+    def single_logout_works(self, organization: Organization) -> str:
+        """A warning badge for the auto-forward trap, unlike a deliberate "federated: off"."""
+        if not organization.logout_policy.defeats_single_logout:
+            return "-"
+        return format_html(
+            '<strong class="logout-sso-trap" title="{}">\u26a0 {}</strong>',
+            Hints.POLICY_DEFEATS_SLO,
+            _("auto-forward trap"),
+        )
 
     @admin.display(description=_("managed at the hub"))
     def managed_at_hub(self, organization: Organization) -> str:
@@ -171,6 +179,10 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         mirroring.warn_if_stale(request)
+        if request.method == "GET":  # After a save, save_related says it.
+            organization = self.get_object(request, object_id)  # In scope: 404 otherwise.
+            if organization is not None:
+                self._warn_of_the_trap(request, organization.logout_policy)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
@@ -188,10 +200,14 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         if not change and not request.user.is_superuser:
             organization.admins.add(request.user)  # type: ignore[arg-type]
         policy = LogoutPolicy.objects.select_related("organization").get(pk=organization.pk)
-        if policy.defeats_single_logout:
+        self._warn_of_the_trap(request, policy)
+
+    def _warn_of_the_trap(self, request: HttpRequest, policy: LogoutPolicy | None) -> None:
+        """Say so, when the policy is in the auto-forward trap."""
+        if policy is not None and policy.defeats_single_logout:
             self.message_user(
                 request,
-                f"{Messages.POLICY_DEFEATS_SLO.format(organization=organization.slug)} "
+                f"{Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug)} "
                 f"{Hints.POLICY_DEFEATS_SLO}",
                 level=messages.WARNING,
             )

@@ -1023,7 +1023,9 @@ def test_adding_an_organization_in_the_trap_warns(client: Client, world: World) 
     assert "federated logout" in warnings[0]
 
 
-def test_slo_effective_column_shows_the_trap(client: Client, world: World) -> None:
+def test_single_logout_column_shows_the_trap_as_a_warning_badge(
+    client: Client, world: World
+) -> None:
     Organization.objects.filter(pk=world.b.organization.pk).update(
         connection="globex-okta", auto_forward=True
     )
@@ -1031,8 +1033,25 @@ def test_slo_effective_column_shows_the_trap(client: Client, world: World) -> No
 
     html = changelist(client, "organization").content.decode()
 
-    assert row_of(html, ">Acme</a>")["single_logout_works"] == "True"
-    assert row_of(html, ">Globex</a>")["single_logout_works"] == "False"
+    assert row_of(html, ">Acme</a>")["single_logout_works"] == "-"
+    assert row_of(html, ">Globex</a>")["single_logout_works"] == "⚠ auto-forward trap"
+    # Not the red cross of a deliberate "federated: off".
+    assert row_of(html, ">Globex</a>")["federated_logout"] == "False"
+
+
+def test_reopening_an_organization_in_the_trap_warns_again(client: Client, world: World) -> None:
+    Organization.objects.filter(pk=world.b.organization.pk).update(
+        connection="globex-okta", auto_forward=True
+    )
+    logged_in(client, world.root)
+
+    response = client.get(admin_url("organization", "change", world.b.organization.pk))
+
+    warnings = [text for level, text in shown_messages(response) if level == messages.WARNING]
+    assert len(warnings) == 1
+    assert "federated logout" in warnings[0]
+    response = client.get(admin_url("organization", "change", world.a.organization.pk))
+    assert not [text for level, text in shown_messages(response) if level == messages.WARNING]
 
 
 def test_slo_effective_column_follows_a_saved_fix(client: Client, world: World) -> None:
@@ -1052,8 +1071,8 @@ def test_slo_effective_column_follows_a_saved_fix(client: Client, world: World) 
     )
     fixed = row_of(changelist(client, "organization").content.decode(), ">Acme</a>")
 
-    assert trapped["single_logout_works"] == "False"
-    assert fixed["single_logout_works"] == "True"
+    assert trapped["single_logout_works"] == "⚠ auto-forward trap"
+    assert fixed["single_logout_works"] == "-"
 
 
 # --- Applications: credentials shown once -------------------------------------------------
