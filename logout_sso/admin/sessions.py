@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -50,6 +54,7 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         "expires_at",
         "ended_at",
         "end_reason",
+        "logout_events",
     ]
     list_select_related = ["organization", "application"]
     list_filter = [
@@ -61,6 +66,19 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     search_fields = ["sub", "sid", "email", "session_id"]
     date_hierarchy = "created_at"
     actions = ["log_out_users_everywhere"]
+
+    @admin.display(description=_("logout events"))
+    def logout_events(self, session: TrackedSession) -> str:
+        """A link to the logout events of the session's user in its organization."""
+        query = urlencode(
+            {
+                "sub": session.sub,
+                "issuer": session.issuer,
+                "organization__id__exact": session.organization_id,
+            }
+        )
+        url = f"{reverse('admin:logout_sso_logoutevent_changelist')}?{query}"
+        return format_html('<a href="{}">{}</a>', url, _("this user's logouts"))
 
     @admin.action(description=_("Log out these sessions' users everywhere"))
     def log_out_users_everywhere(

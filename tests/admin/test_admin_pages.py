@@ -3,6 +3,8 @@ inline's heading, logout events' start time and duration, tracked sessions' stat
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -114,3 +116,26 @@ def test_tracked_sessions_filter_by_status(root, acme):
     page = root.get(listing).content.decode()
     assert "By status" in page
     assert "By ended at" not in page
+
+
+def test_a_session_links_to_its_users_logout_events(root, acme, make_organization):
+    globex = make_organization("globex")
+    session = TrackedSession.objects.create(
+        application=acme.applications.get(),
+        organization=acme,
+        issuer=ISSUER,
+        sub="alice",
+        session_id="s1",
+    )
+    mine, _other_user = logout_of(acme), logout_of(acme, sid="x")
+    LogoutEvent.objects.filter(pk=_other_user.pk).update(sub="bob")
+    logout_of(globex)  # The same sub in another organization: not this user's logouts here.
+    listing = root.get(reverse("admin:logout_sso_trackedsession_changelist")).content.decode()
+    link = re.search(r'<a href="([^"]+)">this user&#x27;s logouts</a>', listing)
+    assert link is not None, listing
+    assert session.sub in html.unescape(link.group(1))
+
+    events = root.get(html.unescape(link.group(1)))
+
+    assert events.status_code == 200
+    assert list(events.context["cl"].result_list) == [mine]
