@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from logout_sso import api
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
+from logout_sso.admin.users import readable_name
 from logout_sso.models import Delivery, LogoutEvent
 
 
@@ -66,7 +67,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     readonly_fields = [
         "organization",
         "initiator",
-        "initiated_by_user",
+        "initiated_by",
         "initiated_by_application",
         "issuer",
         "sub",
@@ -80,6 +81,10 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[LogoutEvent]:
         queryset: QuerySet[LogoutEvent] = super().get_queryset(request)
         return queryset.annotate(delivery_count=Count("deliveries"))
+
+    @admin.display(description=_("initiating user"))
+    def initiated_by(self, event: LogoutEvent) -> str:
+        return readable_name(event.initiated_by_user)
 
     @admin.display(description=_("started"), ordering="created_at")
     def started(self, event: LogoutEvent) -> str:

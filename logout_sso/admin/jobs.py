@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from logout_sso import api
 from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
+from logout_sso.admin.users import readable_name
 from logout_sso.models import OrganizationLogoutJob
 
 #: Seconds between two refreshes of an unfinished job's page.
@@ -20,13 +21,13 @@ REFRESH_SECONDS = 3
 class OrganizationLogoutJobAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     organization_path = "organization"
     change_form_template = "logout_sso/admin/organization_logout_job.html"
-    list_display = ["created_at", "organization", "state", "users", "requested_by", "finished_at"]
+    list_display = ["created_at", "organization", "state", "users", "requester", "finished_at"]
     list_select_related = ["organization", "requested_by"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "state"]
     date_hierarchy = "created_at"
     fields = readonly_fields = (
         "organization",
-        "requested_by",
+        "requester",
         "state",
         "users_total",
         "users_done",
@@ -35,6 +36,10 @@ class OrganizationLogoutJobAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         "started_at",
         "finished_at",
     )
+
+    @admin.display(description=_("requested by"))
+    def requester(self, job: OrganizationLogoutJob) -> str:
+        return readable_name(job.requested_by)
 
     @admin.display(description=_("users done"))
     def users(self, job: OrganizationLogoutJob) -> str:

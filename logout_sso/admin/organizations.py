@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import Count, Model, QuerySet
-from django.forms import BaseModelFormSet, ModelForm
+from django.db.models.fields.related import ManyToManyField
+from django.forms import BaseModelFormSet, ModelForm, ModelMultipleChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -19,6 +20,7 @@ from django.utils.translation import ngettext
 from logout_sso import api
 from logout_sso.admin import mirroring
 from logout_sso.admin.scoping import OrganizationScopedAdmin, acting_user
+from logout_sso.admin.users import readable_name
 from logout_sso.checks import Hints, Messages
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
 
@@ -184,6 +186,14 @@ class OrganizationAdmin(OrganizationScopedAdmin):
             if organization is not None:
                 self._warn_of_the_trap(request, organization.logout_policy)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def formfield_for_manytomany(
+        self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelMultipleChoiceField[Any] | None:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and db_field.name == "admins":
+            field.label_from_instance = readable_name  # type: ignore[method-assign, assignment]
+        return field
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return super().get_queryset(request).select_related("logout_policy")

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from logout_sso import api
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator, Outcome
 
@@ -139,3 +140,29 @@ def test_a_session_links_to_its_users_logout_events(root, acme, make_organizatio
 
     assert events.status_code == 200
     assert list(events.context["cl"].result_list) == [mine]
+
+
+def test_users_are_shown_by_name_or_email_not_their_hashed_username(root, acme):
+    hashed = User.objects.create_user(
+        "RbPXTSG1cVkFMxxSUNd7U8D3Dss", email="ada@acme.example", first_name="Ada",
+        last_name="Lovelace",
+    )  # fmt: skip
+    only_email = User.objects.create_user("x0XCWVA9vo", email="grace@acme.example")
+    acme.admins.add(hashed)
+    event = logout_of(acme, initiated_by_user=only_email)
+    job = api.log_out_organization(acme, by_user=hashed)
+
+    organization_page = root.get(
+        reverse("admin:logout_sso_organization_change", args=[acme.pk])
+    ).content.decode()
+    event_page = root.get(
+        reverse("admin:logout_sso_logoutevent_change", args=[event.pk])
+    ).content.decode()
+    job_page = root.get(
+        reverse("admin:logout_sso_organizationlogoutjob_change", args=[job.pk])
+    ).content.decode()
+
+    assert "Ada Lovelace &lt;ada@acme.example&gt;" in organization_page
+    assert "grace@acme.example" in event_page
+    assert "Ada Lovelace &lt;ada@acme.example&gt;" in job_page
+    assert "RbPXTSG1cVkFMxxSUNd7U8D3Dss" not in organization_page + job_page
