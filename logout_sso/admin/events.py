@@ -60,6 +60,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         ("organization", admin.RelatedOnlyFieldListFilter),
         "initiator",
         "outcome",
+        ("created_at", admin.DateFieldListFilter),
     ]
     search_fields = ["sub", "sid"]
     date_hierarchy = "created_at"

@@ -166,3 +166,16 @@ def test_users_are_shown_by_name_or_email_not_their_hashed_username(root, acme):
     assert "grace@acme.example" in event_page
     assert "Ada Lovelace &lt;ada@acme.example&gt;" in job_page
     assert "RbPXTSG1cVkFMxxSUNd7U8D3Dss" not in organization_page + job_page
+
+
+def test_logout_events_filter_by_date(root, acme):
+    old, recent = logout_of(acme), logout_of(acme)
+    LogoutEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    listing = reverse("admin:logout_sso_logoutevent_changelist")
+    page = root.get(listing).content.decode()
+    past_week = re.search(r'<a href="([^"]+)">Past 7 days</a>', page)
+    assert past_week is not None, page
+
+    response = root.get(listing + html.unescape(past_week.group(1)))
+
+    assert list(response.context["cl"].result_list) == [recent]
