@@ -5,8 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.contrib.admin import helpers
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -39,6 +41,10 @@ class ActiveFilter(admin.SimpleListFilter):
         if self.value() == "ended":
             return queryset.filter(Q(ended_at__isnull=False) | Q(expires_at__lte=timezone.now()))
         return queryset
+
+
+#: Users the confirmation page names (by their first sessions); the others are counted.
+LISTED_SESSIONS = 20
 
 
 @admin.register(TrackedSession)
@@ -83,7 +89,11 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     @admin.action(description=_("Log out these sessions' users everywhere"))
     def log_out_users_everywhere(
         self, request: HttpRequest, queryset: QuerySet[TrackedSession]
-    ) -> None:
+    ) -> TemplateResponse | None:
+        """After a confirmation page naming the users and what it ends: search for a user
+        (sub, sid, email), tick a session of theirs, and confirm."""
+        if request.POST.get("confirm") != "yes":
+            return self._confirm_log_out(request, queryset)
         users = list(queryset.values_list("issuer", "sub", "organization").distinct())
         organizations = Organization.objects.in_bulk({user[2] for user in users})
         events = [
@@ -110,3 +120,33 @@ class TrackedSessionAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
             )
             % {"users": len(events), "deliveries": deliveries},
         )
+        return None
+
+    def _confirm_log_out(
+        self, request: HttpRequest, queryset: QuerySet[TrackedSession]
+    ) -> TemplateResponse:
+        """How many users, and their live sessions in how many applications; the first ones by
+        name."""
+        same_user = queryset.filter(
+            issuer=OuterRef("issuer"), sub=OuterRef("sub"), organization=OuterRef("organization")
+        )
+        theirs = TrackedSession.objects.live().filter(Exists(same_user))
+        first = queryset.select_related("organization").order_by("organization__name", "sub")
+        people = list(
+            dict.fromkeys(
+                (session.organization.name, session.sub, session.email)
+                for session in first[:LISTED_SESSIONS]
+            )
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Log these users out everywhere?"),
+            "opts": self.opts,
+            "people": people,
+            "users": queryset.values("issuer", "sub", "organization").distinct().count(),
+            "tracked_sessions": theirs.count(),
+            "applications": theirs.values("application").distinct().count(),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+        }
+        return TemplateResponse(request, "logout_sso/admin/log_out_users.html", context)

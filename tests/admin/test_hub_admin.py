@@ -56,7 +56,11 @@ def test_log_out_a_user_everywhere_from_their_session(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             changelist("trackedsession"),
-            {"action": "log_out_users_everywhere", "_selected_action": [session.pk]},
+            {
+                "action": "log_out_users_everywhere",
+                "_selected_action": [session.pk],
+                "confirm": "yes",
+            },
             follow=True,
         )
 
@@ -67,6 +71,43 @@ def test_log_out_a_user_everywhere_from_their_session(
     assert not TrackedSession.objects.live().filter(sub="alice").exists()
     assert TrackedSession.objects.live().filter(sub="bob").exists()
     assert "1 user logged out: 2 back-channel logouts queued." in messages_of(response)
+
+
+@pytest.mark.django_db
+def test_log_out_a_user_found_by_searching_asks_first_and_says_how_many(
+    client, root, world, queued
+):
+    TrackedSession.objects.filter(sub="alice").update(email="alice@acme.example")
+    listing = changelist("trackedsession") + "?q=alice%40acme.example"
+
+    response = client.post(
+        listing,
+        {"action": "log_out_users_everywhere", "_selected_action": [0], "select_across": "1"},
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This logs out 1 user" in page
+    assert "(2 sessions" in page
+    assert "in 2 applications)" in page
+    assert "alice (alice@acme.example), Acme" in page
+    assert 'name="select_across" value="1"' in page
+    assert not LogoutEvent.objects.exists()
+
+    response = client.post(
+        listing,
+        {
+            "action": "log_out_users_everywhere",
+            "_selected_action": [0],
+            "select_across": "1",
+            "confirm": "yes",
+        },
+        follow=True,
+    )
+
+    assert LogoutEvent.objects.get().sub == "alice"
+    assert "1 user logged out: 2 back-channel logouts queued." in messages_of(response)
+    assert TrackedSession.objects.live().filter(sub="bob").exists()
 
 
 @pytest.mark.django_db
@@ -151,3 +192,24 @@ def test_org_admin_cannot_log_out_another_organization(client, world, make_org_a
 
     assert not OrganizationLogoutJob.objects.exists()
     assert TrackedSession.objects.live().filter(organization=globex).exists()
+
+
+@pytest.mark.django_db
+def test_org_admin_cannot_log_out_another_organizations_user(client, world, make_org_admin, queued):
+    acme, _globex = world
+    carol = TrackedSession.objects.get(sub="carol")  # globex's
+    client.force_login(make_org_admin("alice-admin", acme))
+
+    for confirm in ("", "yes"):
+        response = client.post(
+            changelist("trackedsession"),
+            {
+                "action": "log_out_users_everywhere",
+                "_selected_action": [carol.pk],
+                "confirm": confirm,
+            },
+        )
+        assert "carol" not in response.content.decode()
+
+    assert not LogoutEvent.objects.exists()
+    assert TrackedSession.objects.live().filter(sub="carol").exists()

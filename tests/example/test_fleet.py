@@ -224,6 +224,7 @@ def test_the_hub_admins_log_out_everywhere_ends_the_hubs_own_session_too(fleet):
         f"{fleet.wiki.url}/admin/logout_sso/trackedsession/",
         data={
             "action": "log_out_users_everywhere",
+            "confirm": "yes",
             "_selected_action": tracked,
             "csrfmiddlewaretoken": admin.cookies["wiki_csrftoken"],
         },
