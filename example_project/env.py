@@ -15,6 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from logout_sso.conf import SETTINGS
 
+#: The name the example project's pages show without ``EXAMPLE_SITE_NAME``.
+DEFAULT_SITE_NAME = "logout_sso example project"
+
 #: The Celery queue of bulk work (organization-wide logouts), apart from single logouts.
 BULK_QUEUE = "logout_sso_bulk"
 

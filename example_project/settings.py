@@ -6,6 +6,7 @@
 - ``OIDC_*``: mozilla-django-oidc's settings under their own names, or ``OIDC_OP_ISSUER`` for
   discovery. The OpenID Connect login is enabled when ``OIDC_RP_CLIENT_ID`` is set.
 - ``LOGOUT_SSO_<KEY>``: any ``LOGOUT_SSO`` key, as JSON.
+- ``EXAMPLE_SITE_NAME``: the name its pages show (default "logout_sso example project").
 - ``DJANGO_DEBUG`` (default true), ``DJANGO_SECRET_KEY`` (required when DEBUG is off),
   ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
 """
@@ -127,6 +128,9 @@ CSRF_COOKIE_NAME = os.environ.get("DJANGO_CSRF_COOKIE_NAME", "csrftoken")
 LOGOUT_SSO = env.logout_sso_settings(os.environ)
 # Client mode: the hub's organizations and policies, mirrored every POLICY_SYNC_INTERVAL.
 CELERY_BEAT_SCHEDULE |= env.policy_sync_schedule(LOGOUT_SSO)
+
+#: The name the example project's pages show (the demo: "Wiki", "Billing").
+EXAMPLE_SITE_NAME = os.environ.get("EXAMPLE_SITE_NAME", env.DEFAULT_SITE_NAME)
 
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"

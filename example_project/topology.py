@@ -76,6 +76,7 @@ class Site:
         its own also has a var dir of its own, hence a broker of its own: its worker must run
         its tasks with its settings, never take the other site's."""
         env = {
+            "EXAMPLE_SITE_NAME": self.client_id.capitalize(),
             "DJANGO_SESSION_COOKIE_NAME": f"{self.client_id}_session",
             "DJANGO_CSRF_COOKIE_NAME": f"{self.client_id}_csrftoken",
         }

@@ -29,7 +29,7 @@ CONFIG_PREFIXES = (
     "LOGOUT_SSO_",
     "REDIS_URL",
     "DATABASE_URL",
-    "EXAMPLE_VAR_DIR",
+    "EXAMPLE_",
     "CELERY_",
 )
 

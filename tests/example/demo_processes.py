@@ -38,7 +38,9 @@ from logout_sso.models import Organization
 from logout_sso.rp.internal.state import SignedIn, now
 from logout_sso.internal.session_index import index_session
 from logout_sso.signals import signed_in
-user, _created = User.objects.get_or_create(username=USERNAME)
+user, _created = User.objects.get_or_create(
+    username=USERNAME, defaults={"email": SUB if "@" in SUB else ""}
+)
 identity = {
     "issuer": ISSUER,
     "sub": SUB,

@@ -489,6 +489,7 @@ def test_me_anonymous(client, example_site):
     assert response.json() == {
         "authenticated": False,
         "user": None,
+        "email": None,
         "sub": None,
         "organization": None,
         "recheck_at": None,

@@ -8,6 +8,7 @@ the hub's own included."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -208,6 +209,21 @@ def test_a_sign_in_of_an_organization_the_hub_does_not_serve_sends_nothing_and_s
     )
     assert "initech" not in fleet.shell("wiki", BILLINGS_SESSIONS_AT_THE_HUB)
     assert "refused" not in fleet.log("billing-worker")
+
+
+def test_each_application_shows_its_name_the_users_email_and_the_next_recheck(fleet):
+    session_key, _log = fleet.sign_in_at_billing("globex", "gina@globex.example")
+
+    page = requests.get(
+        f"{fleet.billing.url}/", cookies={"billing_session": session_key}, timeout=5
+    ).text
+
+    assert '<h1 id="site">Billing</h1>' in page
+    assert '<strong id="user">gina@globex.example</strong>' in page
+    # Globex's TTL is 600 s: the re-check is due in 9 minutes and some seconds.
+    assert re.search(r'<span id="recheck" title="[^"]+">in (9|10)\s+minutes</span>', page), page
+    wiki = requests.get(f"{fleet.wiki.url}/", timeout=5).text
+    assert '<h1 id="site">Wiki</h1>' in wiki
 
 
 def test_the_hub_admins_log_out_everywhere_ends_the_hubs_own_session_too(fleet):
