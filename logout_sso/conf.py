@@ -466,6 +466,16 @@ SETTINGS: dict[str, _Setting] = {
             "`logout_sso.purge` deletes it. Live sessions are never purged. From 1 to 36500."
         ),
     ),
+    "SILENT_APPLICATION_DAYS": _Setting(
+        7,
+        _whole_number(1, 30, "a number of days"),
+        help=(
+            "Days after which the admin's logout health page lists an enabled application as "
+            "silent: no session registered for the organization in that time (none since it was "
+            "registered, for a new one), or logouts sent to it and none acknowledged. From 1 "
+            "to 30 (the page counts over the last 30 days)."
+        ),
+    ),
     "TRACKED_SESSION_MAX_AGE": _Setting(
         14 * 24 * 60 * 60,
         _long_seconds,
@@ -665,6 +675,11 @@ class AppSettings:
     def SESSION_RETENTION_DAYS(self) -> int:
         """Days an ended tracked session is kept before it is purged."""
         return int(self._get("SESSION_RETENTION_DAYS"))
+
+    @property
+    def SILENT_APPLICATION_DAYS(self) -> int:
+        """Days without a session or an acknowledged logout before an application is silent."""
+        return int(self._get("SILENT_APPLICATION_DAYS"))
 
     @property
     def TRACKED_SESSION_MAX_AGE(self) -> int:

@@ -1,3 +1,10 @@
 """logout_sso's admin, scoped per organization (see :mod:`logout_sso.admin.scoping`)."""
 
-from logout_sso.admin import applications, events, jobs, organizations, sessions  # noqa: F401
+from logout_sso.admin import (  # noqa: F401
+    applications,
+    events,
+    health,
+    jobs,
+    organizations,
+    sessions,
+)

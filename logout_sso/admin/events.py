@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, F, QuerySet
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
@@ -11,9 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from logout_sso import api
-from logout_sso.admin.scoping import OrganizationScopedAdmin, ReadOnlyAdminMixin
+from logout_sso.admin.scoping import (
+    OrganizationScopedAdmin,
+    ReadOnlyAdminMixin,
+    scoped_choices,
+)
 from logout_sso.admin.users import readable_name
-from logout_sso.models import Delivery, LogoutEvent
+from logout_sso.models import Application, Delivery, LogoutEvent
+from logout_sso.models.events import DeliveryState
 
 
 class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[type-arg]
@@ -41,6 +47,37 @@ class DeliveryInline(ReadOnlyAdminMixin, admin.TabularInline):  # type: ignore[t
         return super().get_queryset(request).select_related("application")
 
 
+class FailedDeliveryFilter(admin.SimpleListFilter):
+    """The logouts whose delivery to an application failed for good (the health page's
+    "failing deliveries" link); the applications offered are the user's organizations'."""
+
+    title = _("delivery failed to")
+    parameter_name = "failed_to"
+
+    def lookups(
+        self,
+        request: HttpRequest,
+        model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    ) -> list[tuple[str, str]]:
+        applications = scoped_choices(request, Application)
+        if applications is None or request.user.is_superuser:
+            applications = Application.objects.all()
+        return [(str(pk), name) for pk, name in applications.values_list("pk", "name")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[LogoutEvent]
+    ) -> QuerySet[LogoutEvent]:
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            raise IncorrectLookupParameters(_("Choose an application from the list."))
+        failed = Delivery.objects.filter(
+            event=OuterRef("pk"), application_id=int(value), state=DeliveryState.FAILED
+        )
+        return queryset.filter(Exists(failed))
+
+
 @admin.register(LogoutEvent)
 class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
     organization_path = "organization"
@@ -61,6 +98,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         "initiator",
         "outcome",
         ("created_at", admin.DateFieldListFilter),
+        FailedDeliveryFilter,
     ]
     search_fields = ["sub", "sid"]
     date_hierarchy = "created_at"

@@ -2,6 +2,7 @@
 
 from logout_sso.models.applications import Application
 from logout_sso.models.events import Delivery, LogoutEvent
+from logout_sso.models.health import LogoutHealth
 from logout_sso.models.jobs import OrganizationLogoutJob
 from logout_sso.models.local_sessions import LocalSession
 from logout_sso.models.mirror import PolicyMirror
@@ -14,6 +15,7 @@ __all__ = [
     "EmailDomain",
     "LocalSession",
     "LogoutEvent",
+    "LogoutHealth",
     "LogoutPolicy",
     "Organization",
     "OrganizationLogoutJob",

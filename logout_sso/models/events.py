@@ -163,6 +163,8 @@ class LogoutEvent(models.Model):
             # back-channel logout that ended no session (receiver.internal.logouts).
             models.Index(fields=["sid", "issuer", "created_at"], name="logout_sso_event_sid"),
             models.Index(fields=["sub", "issuer", "created_at"], name="logout_sso_event_sub"),
+            # An organization's recent logouts (the admin's health page, its event list).
+            models.Index(fields=["organization", "created_at"], name="logout_sso_event_org_time"),
         ]
 
     def __str__(self) -> str:

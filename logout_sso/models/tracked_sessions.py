@@ -128,6 +128,9 @@ class TrackedSession(models.Model):
                 condition=Q(ended_at__isnull=True, expires_at__isnull=False),
                 name="logout_sso_session_expiry",
             ),
+            # The sessions an organization's applications registered lately (the admin's
+            # health page: is each application still heard from?).
+            models.Index(fields=["organization", "created_at"], name="logout_sso_session_org_time"),
             # The purge reads ended sessions oldest first (logout_sso.internal.retention).
             models.Index(
                 fields=["ended_at"],
