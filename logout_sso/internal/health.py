@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, DateTimeField, Func, IntegerField, Max, Q, QuerySet, Value
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -80,6 +92,18 @@ class HoursSince(Func):
         return sql, (*column_params, *start_params)
 
 
+def two_significant_digits(column: str) -> Case:
+    """A whole number rounded to two significant digits (1,234 to 1,200), so that the
+    latencies grouped by value make a few hundred groups per application, not thousands."""
+    whens = [When(**{f"{column}__lt": 100}, then=F(column))]
+    for power in range(1, 9):
+        unit = 10**power
+        whens.append(
+            When(**{f"{column}__lt": unit * 100}, then=(F(column) + unit // 2) / unit * unit)
+        )
+    return Case(*whens, default=F(column), output_field=IntegerField())
+
+
 @dataclass(frozen=True)
 class Window:
     """The hours the page counts in: ``hours`` of them from ``start`` (an hour boundary, at
@@ -106,7 +130,7 @@ class Window:
 
 @dataclass(frozen=True)
 class Percentiles:
-    """Delivery latency in milliseconds at :data:`PERCENTILES`."""
+    """Delivery latency in milliseconds at :data:`PERCENTILES`, to two significant digits."""
 
     p50: int
     p95: int
@@ -266,15 +290,11 @@ def collect(organizations: Scope = None, now: datetime | None = None) -> Health:
     grouped = (
         recent.annotate(hour=HoursSince("event__created_at", window.start))
         .values("application_id", "hour", "state")
-        .annotate(count=Count("pk"), last_acknowledged_at=Max("delivered_at"))
+        .annotate(count=Count("pk"))
     )
     for row in grouped:
         counts = per_application[row["application_id"]]
         counts[row["state"]] = counts.get(row["state"], 0) + row["count"]
-        if row["last_acknowledged_at"] is not None:
-            counts["last_acknowledged_at"] = max(
-                row["last_acknowledged_at"], counts.get("last_acknowledged_at", window.start)
-            )
         if 0 <= row["hour"] < window.hours:
             deliveries_by_hour[row["state"]][row["hour"]] += row["count"]
             if window.hour_start(row["hour"] + 1) > cutoff:
@@ -283,10 +303,14 @@ def collect(organizations: Scope = None, now: datetime | None = None) -> Health:
     latencies: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for row in (
         recent.filter(state=DeliveryState.DELIVERED, latency_ms__isnull=False)
-        .values("application_id", "latency_ms")
-        .annotate(count=Count("pk"))
+        .values("application_id", latency=two_significant_digits("latency_ms"))
+        .annotate(count=Count("pk"), last_acknowledged_at=Max("delivered_at"))
     ):
-        latencies[row["application_id"]].append((row["latency_ms"], row["count"]))
+        latencies[row["application_id"]].append((row["latency"], row["count"]))
+        counts = per_application[row["application_id"]]
+        counts["last_acknowledged_at"] = max(
+            row["last_acknowledged_at"], counts.get("last_acknowledged_at", window.start)
+        )
 
     live = _in_scope(TrackedSession.objects.live().order_by(), "organization", organizations)
     for row in live.values("application_id").annotate(count=Count("pk")):

@@ -261,3 +261,15 @@ def test_the_vertical_axis_has_round_ticks(top_value, ticks):
     chart = BarChart("c", "C", "x", "y", ["a"], [Series("S", "#000", [top_value])])
 
     assert [tick.label for tick in chart.y_ticks()] == ticks
+
+
+@pytest.mark.django_db
+def test_latencies_are_grouped_at_two_significant_digits(world):
+    acme, _globex = world
+    wiki = Application.objects.get(name="Wiki")
+    Delivery.objects.filter(application=wiki).update(latency_ms=12_345)
+
+    figures = health.collect(acme.__class__.objects.filter(pk=acme.pk))
+
+    rows = {row.application.name: row for row in figures.applications}
+    assert rows["Wiki"].latency == health.Percentiles(p50=12_000, p95=12_000, p99=12_000, count=4)
