@@ -2,10 +2,11 @@
 ``captured_signals``.
 
 The tests are grouped by role (``rp/``, ``receiver/``, ``hub/``, ``admin/``, ``example/``,
-``core/``), each directory with a ``conftest.py`` of the fixtures its modules share. Fixtures
-of support modules are registered here as plugins (pytest takes ``pytest_plugins`` only from
-this root conftest): the services (Redis, a Celery worker: ``tests/services.py``), the OpenID
-provider (``tests/oidc_provider.py``) and the hub's receivers, keys, settings and worker
+``core/``, and ``browser/``: what a person sees in headless Chromium), each directory with a
+``conftest.py`` of the fixtures its modules share. Fixtures of support modules are registered
+here as plugins (pytest takes ``pytest_plugins`` only from this root conftest): the services
+(Redis, a Celery worker: ``tests/services.py``), the OpenID provider
+(``tests/oidc_provider.py``) and the hub's receivers, keys, settings and worker
 (``tests/hub_receivers.py``).
 """
 
@@ -25,8 +26,8 @@ from logout_sso.models import Application, Organization
 pytest_plugins = ["tests.services", "tests.oidc_provider", "tests.hub_receivers"]
 
 #: Fixtures that start or reach a real service or process (Redis, a Celery worker, the OpenID
-#: provider on Node.js): a test that uses one, directly or through another fixture, is marked
-#: ``integration``, so ``pytest -m "not integration"`` runs the fast part alone.
+#: provider on Node.js, headless Chromium): a test that uses one, directly or through another
+#: fixture, is marked ``integration``, so ``pytest -m "not integration"`` runs the fast part alone.
 SERVICE_FIXTURES = frozenset(
     {
         "redis_url",
@@ -34,6 +35,7 @@ SERVICE_FIXTURES = frozenset(
         "celery_worker_process",
         "hub_worker_process",
         "oidc_provider_factory",
+        "browser",
     }
 )
 

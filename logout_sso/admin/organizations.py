@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.messages.storage.base import Message
 from django.db.models import Count, Model, QuerySet
 from django.db.models.fields.related import ManyToManyField
 from django.forms import BaseModelFormSet, ModelForm, ModelMultipleChoiceField
@@ -213,14 +214,17 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         self._warn_of_the_trap(request, policy)
 
     def _warn_of_the_trap(self, request: HttpRequest, policy: LogoutPolicy | None) -> None:
-        """Say so, when the policy is in the auto-forward trap."""
-        if policy is not None and policy.defeats_single_logout:
-            self.message_user(
-                request,
-                f"{Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug)} "
-                f"{Hints.POLICY_DEFEATS_SLO}",
-                level=messages.WARNING,
-            )
+        """Say so, when the policy is in the auto-forward trap: once per page, also when
+        "Save and continue editing" reopens the page right after saving it."""
+        if policy is None or not policy.defeats_single_logout:
+            return
+        text = (
+            f"{Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug)} "
+            f"{Hints.POLICY_DEFEATS_SLO}"
+        )
+        if Message(messages.WARNING, text) in messages.get_messages(request):
+            return  # Said by the save that led here.
+        self.message_user(request, text, level=messages.WARNING)
 
     @admin.action(
         description=_("Log out every user of these organizations"), permissions=["change"]

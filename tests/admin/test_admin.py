@@ -997,6 +997,20 @@ def test_saving_the_auto_forward_trap_warns_about_federated_logout(
     assert "acme" in warnings[0]
 
 
+def test_save_and_continue_editing_warns_of_the_trap_once(client: Client, world: World) -> None:
+    """The save warns, and so does the page it reopens: one warning, not the same one twice."""
+    acme = with_connection(world.a.organization)
+    logged_in(client, world.alice)
+    data = change_form_data(client, "organization", acme, **TRAP, _continue="1")
+
+    response = client.post(admin_url("organization", "change", acme.pk), data, follow=True)
+
+    assert response.redirect_chain == [(admin_url("organization", "change", acme.pk), 302)]
+    warnings = [text for level, text in shown_messages(response) if level == messages.WARNING]
+    assert len(warnings) == 1
+    assert "federated logout" in warnings[0]
+
+
 def test_saving_auto_forward_with_federated_logout_does_not_warn(
     client: Client, world: World
 ) -> None:
