@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format migrations-check benchmark bench tox docs clean
+.PHONY: demo test lint format migrations-check messages benchmark bench tox docs clean
 
 # One virtualenv; each extra is installed once, again only when pyproject.toml changes.
 $(VENV)/.installed-%: pyproject.toml
@@ -31,6 +31,19 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The translation catalogues: collect the strings marked for translation into each language's
+# django.po (new ones untranslated, changed ones fuzzy), then compile every django.mo. Translate
+# what is new, run it again, commit both files (tests/core/test_translations.py checks them).
+# Every language under logout_sso/locale/ by default; LOCALES=de starts (or updates) German alone.
+# Django runs without settings here (DJANGO_SETTINGS_MODULE is cleared): makemessages reads the
+# files, it imports nothing.
+LOCALES ?= $(notdir $(wildcard logout_sso/locale/*))
+MAKEMESSAGES_OPTIONS = --ignore=migrations --add-location=file --no-obsolete
+messages: $(VENV)/.installed-dev
+	cd logout_sso && DJANGO_SETTINGS_MODULE= $(abspath $(BIN))/django-admin makemessages \
+		$(addprefix --locale=,$(or $(LOCALES),fr)) $(MAKEMESSAGES_OPTIONS)
+	cd logout_sso && DJANGO_SETTINGS_MODULE= $(abspath $(BIN))/django-admin compilemessages
 
 # The documentation site (MkDocs, strict: a broken link or a missing page fails), into var/site/.
 docs: $(VENV)/.installed-docs

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Pages in the browser's language (Accept-Language) among LANGUAGES: logout_sso's pages and
+    # the admin speak French too. Before ShortLivedSessionMiddleware, whose page it translates.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -139,3 +142,5 @@ STATIC_URL = "/static/"
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
+#: The languages logout_sso ships (each in its own name, as a language menu shows it).
+LANGUAGES = [("en", "English"), ("fr", "Français")]

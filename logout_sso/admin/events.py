@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.http import HttpRequest
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -140,7 +140,9 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         if event.completed_at is None:
             return "-"
         seconds = (event.completed_at - event.created_at).total_seconds()
-        return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+        if seconds < 1:
+            return f"{number_format(round(seconds * 1000), 0)} ms"
+        return f"{number_format(round(seconds, 1), 1)} s"  # 1.5 s, 1,5 s in French
 
     @admin.display(description=_("deliveries"), ordering="delivery_count")
     def delivery_count(self, event: LogoutEvent) -> int:

@@ -22,7 +22,6 @@ from logout_sso import api
 from logout_sso.admin import mirroring
 from logout_sso.admin.scoping import OrganizationScopedAdmin, acting_user
 from logout_sso.admin.users import readable_name
-from logout_sso.checks import Hints, Messages
 from logout_sso.models import EmailDomain, LogoutPolicy, Organization, TrackedSession
 
 if TYPE_CHECKING:
@@ -30,6 +29,17 @@ if TYPE_CHECKING:
 
 #: What binds an organization to its identity provider: superusers' to change.
 IDENTITY_FIELDS = ("slug", "idp_organization_id", "connection")
+
+#: The auto-forward trap, as the admin says it (system check logout_sso.W001 says it in English).
+TRAP = _(
+    "Organization '%(organization)s' auto-forwards users to its enterprise connection and uses "
+    "short-lived tokens without federated logout: it gets no Single Logout, because the silent "
+    "re-check succeeds at the organization's own IdP, which never hears of the logout."
+)
+TRAP_FIX = _(
+    "Turn federated logout on, switch the Single Logout mode to the logout service, or stop "
+    "auto-forwarding."
+)
 
 
 class LogoutPolicyInline(admin.StackedInline):  # type: ignore[type-arg]
@@ -133,7 +143,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
             return "-"
         return format_html(
             '<strong class="logout-sso-trap" title="{}">\u26a0 {}</strong>',
-            Hints.POLICY_DEFEATS_SLO,
+            TRAP_FIX,
             _("auto-forward trap"),
         )
 
@@ -218,10 +228,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
         "Save and continue editing" reopens the page right after saving it."""
         if policy is None or not policy.defeats_single_logout:
             return
-        text = (
-            f"{Messages.POLICY_DEFEATS_SLO.format(organization=policy.organization.slug)} "
-            f"{Hints.POLICY_DEFEATS_SLO}"
-        )
+        text = f"{TRAP % {'organization': policy.organization.slug}} {TRAP_FIX}"
         if Message(messages.WARNING, text) in messages.get_messages(request):
             return  # Said by the save that led here.
         self.message_user(request, text, level=messages.WARNING)

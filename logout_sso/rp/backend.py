@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from logout_sso.conf import app_settings
@@ -50,14 +51,16 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
             return signing_key(self.OIDC_OP_JWKS_ENDPOINT, header.get("kid"), header.get("alg", ""))
         except ProviderError as exc:
             raise LoginRejected(
-                f"The identity provider's signing key is unavailable: {exc}"
+                _("The identity provider's signing key is unavailable: %(reason)s")
+                % {"reason": exc}
             ) from exc
 
     def _verify_jws(self, payload: str, key: Any) -> dict[str, Any]:
         algorithm = jwt.get_unverified_header(payload).get("alg")
         if algorithm != self.OIDC_RP_SIGN_ALGO:
             raise LoginRejected(
-                f"The ID token is signed with {algorithm!r}, not {self.OIDC_RP_SIGN_ALGO!r}."
+                _("The ID token is signed with %(algorithm)s, not %(expected)s.")
+                % {"algorithm": repr(algorithm), "expected": repr(self.OIDC_RP_SIGN_ALGO)}
             )
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -70,7 +73,9 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
         except jwt.InvalidTokenError as exc:
-            raise LoginRejected(f"The ID token was rejected: {exc}.") from exc
+            raise LoginRejected(
+                _("The ID token was rejected: %(reason)s.") % {"reason": exc}
+            ) from exc
         return claims
 
     def get_userinfo(
@@ -82,7 +87,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
             return payload
         userinfo: dict[str, Any] = super().get_userinfo(access_token, id_token, payload)
         if userinfo.get("sub") != payload["sub"]:
-            raise LoginRejected("The userinfo response is about another user.")
+            raise LoginRejected(_("The userinfo response is about another user."))
         return {**userinfo, **payload}
 
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
@@ -90,7 +95,7 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         if "nonce" in kwargs:  # The ID token of a login (not a signed userinfo response).
             attempt: LoginAttempt | None = getattr(self.request, PENDING_ATTEMPT, None)
             if attempt is None:
-                raise LoginRejected("This login was not started here.")
+                raise LoginRejected(_("This login was not started here."))
             self.check_organization(claims, attempt.organization_id)
         return claims
 
@@ -117,6 +122,8 @@ class OrganizationOIDCBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
                 claims.get("sub"),
             )
             raise LoginRejected(
-                "The identity provider signed you in for another organization than the one "
-                "this login was for."
+                _(
+                    "The identity provider signed you in for another organization than the one "
+                    "this login was for."
+                )
             )

@@ -9,6 +9,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -37,7 +40,7 @@ __all__ = ["CallbackView", "LoginView", "LogoutView"]
 
 logger = logging.getLogger(__name__)
 
-FAILED_SIGN_IN = "The sign-in could not be completed. Please try again."
+FAILED_SIGN_IN = gettext_lazy("The sign-in could not be completed. Please try again.")
 
 
 def login_url(organization_slug: str, next_url: str, *, silent: bool = False) -> str:
@@ -60,7 +63,7 @@ def authorize_params(policy: OrganizationPolicy, *, silent: bool) -> dict[str, s
     return params
 
 
-def failure_page(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+def failure_page(request: HttpRequest, message: str | Promise, *, status: int) -> HttpResponse:
     return render(request, "logout_sso/login_failed.html", {"message": message}, status=status)
 
 
@@ -75,7 +78,7 @@ class LoginView(OIDCAuthenticationRequestView):  # type: ignore[misc]
         if organization is None:
             return failure_page(
                 request,
-                "Which organization are you signing in to? This link names none we know.",
+                _("Which organization are you signing in to? This link names none we know."),
                 status=400,
             )
         silent = request.GET.get("prompt") == "none"
@@ -170,7 +173,7 @@ class CallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
                 slug = get_policy(attempt.organization_id).slug
             except LogoutPolicy.DoesNotExist:
                 return failure_page(
-                    self.request, "Your session has ended. Please sign in again.", status=401
+                    self.request, _("Your session has ended. Please sign in again."), status=401
                 )
             return HttpResponseRedirect(login_url(slug, attempt.next_url))
         # Never the provider's error_description: anyone can put words in it (it is logged).

@@ -211,7 +211,7 @@ def test_the_classifiers_are_known_and_follow_the_support_matrix():
 
 
 @pytest.mark.integration
-def test_the_wheel_carries_the_package_its_templates_migrations_and_license(dists):
+def test_the_wheel_carries_the_package_its_templates_translations_migrations_and_license(dists):
     members = dists.wheel_members()
     package = {name for name in members if name.startswith(f"{PACKAGE}/")}
 
@@ -219,6 +219,9 @@ def test_the_wheel_carries_the_package_its_templates_migrations_and_license(dist
     assert f"{PACKAGE}/py.typed" in package
     assert f"{PACKAGE}/templates/logout_sso/base.html" in package
     assert f"{PACKAGE}/templates/logout_sso/admin/credentials.html" in package
+    # Django reads the compiled catalogue; the .po goes with it, for translators.
+    assert f"{PACKAGE}/locale/fr/LC_MESSAGES/django.mo" in package
+    assert f"{PACKAGE}/locale/fr/LC_MESSAGES/django.po" in package
     assert f"{PACKAGE}/migrations/0001_initial.py" in package
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in members)
 
