@@ -1,22 +1,22 @@
 """The figures read from the database at scrape time: the fleet-wide truth, whatever the number
 of web processes, Celery workers and hosts, since they all share the database.
 
-Each query reads only the rows it reports on, along an index: the pending deliveries (the
-partial index ``logout_sso_delivery_due``, however many delivered and failed ones there are),
+Each query reads only the rows it reports on, along an index: the pending deliveries
+(``Delivery.objects.pending_by_application``: 1.4 ms on PostgreSQL, 5 ms on SQLite for 1,000
+pending among 1,000,000 deliveries),
 the unfinished organization-wide logouts (``logout_sso_job_unfinished``), the applications; in
 client mode the mirror's one row. The live tracked sessions are the exception: counting them
-reads them all (about 0.2 s for 1,000,000 on PostgreSQL), so they are counted at most once a
-minute for the whole fleet, the count kept in the shared cache.
+reads them all (0.2 s for 1,000,000 on PostgreSQL, about 1 s on SQLite), so they are counted
+at most once a minute for the whole fleet, the count kept in the shared cache.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import datetime
 
 from django.core.cache import caches
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -24,7 +24,6 @@ from prometheus_client.registry import Collector
 from logout_sso.conf import app_settings
 from logout_sso.handlers import is_hub
 from logout_sso.models import Application, Delivery, OrganizationLogoutJob, TrackedSession
-from logout_sso.models.events import DeliveryState
 from logout_sso.models.jobs import JobState
 from logout_sso.rp.internal import hub_membership
 from logout_sso.rp.internal.mirror_state import mirror_state
@@ -43,18 +42,6 @@ class DatabaseCollector(Collector):
             yield from hub_state()
         if hub_membership.enabled():
             yield from mirror_metrics()
-
-
-def pending_deliveries() -> QuerySet[Delivery, tuple[int, int, datetime]]:
-    """(application id, pending deliveries, when the oldest was recorded) of each application
-    with some pending: the rows of the partial index ``logout_sso_delivery_due`` only."""
-    return (
-        Delivery.objects.filter(state=DeliveryState.PENDING)
-        .order_by()
-        .values("application_id")
-        .annotate(count=Count("pk"), first=Min("created_at"))
-        .values_list("application_id", "count", "first")
-    )
 
 
 def live_sessions() -> dict[int, int]:
@@ -88,7 +75,10 @@ def hub_state() -> Iterator[Metric]:
         "pending).",
         labels=["application"],
     )
-    rows = {application_id: (count, first) for application_id, count, first in pending_deliveries()}
+    rows = {
+        application_id: (count, first)
+        for application_id, count, first in Delivery.objects.pending_by_application()
+    }
     for application_id, name in names.items():
         count, first = rows.get(application_id, (0, None))
         pending.add_metric([name], count)
