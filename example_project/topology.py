@@ -223,6 +223,16 @@ def client_environment(hub: Site, client: Site, credential: str) -> dict[str, st
     }
 
 
+def metrics_environment(var_dir: Path, site: Site) -> dict[str, str]:
+    """``PROMETHEUS_MULTIPROC_DIR`` for ``site``'s web process and worker, emptied now (the
+    counters of an earlier run would be added to this one's): its ``/metrics/`` shows what
+    the worker counted too."""
+    directory = var_dir / "prometheus" / site.client_id
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
 def _provider(sites: tuple[Site, Site]) -> Service:
     return Service(
         "provider",
@@ -253,11 +263,15 @@ def services(
     """The demo's processes. ``sites``: the hub, then its client, whose API credential at the
     hub is ``credential``."""
     hub, client = sites
-    hub_env = hub.environment(var_dir, with_provider=with_provider) | hub_environment(
-        hub, hub_signing_key(var_dir)
+    hub_env = (
+        hub.environment(var_dir, with_provider=with_provider)
+        | hub_environment(hub, hub_signing_key(var_dir))
+        | metrics_environment(var_dir, hub)
     )
-    client_env = client.environment(var_dir, with_provider=with_provider) | client_environment(
-        hub, client, credential
+    client_env = (
+        client.environment(var_dir, with_provider=with_provider)
+        | client_environment(hub, client, credential)
+        | metrics_environment(var_dir, client)
     )
     processes = [_provider(sites)] if with_provider else []
     for site, env in ((hub, hub_env), (client, client_env)):

@@ -11,10 +11,13 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from logout_sso.conf import app_settings
 from logout_sso.handlers import is_hub
+from logout_sso.internal import metrics
+from logout_sso.metrics import MetricsView
 from logout_sso.models.organizations import LogoutPolicy
 from logout_sso.rp.internal import hub_membership
 from logout_sso.rp.internal.mirror_state import mirror_state, stale_after
@@ -57,6 +60,7 @@ class Codes:
     CACHE_NOT_SHARED = "logout_sso.W002"
     SQLITE_DEFERRED_TRANSACTIONS = "logout_sso.W004"
     POLICY_MIRROR_STALE = "logout_sso.W005"
+    METRICS_NOT_MULTIPROCESS = "logout_sso.W006"
 
 
 class Messages:
@@ -105,6 +109,11 @@ class Messages:
     )
     MIRROR_LAST_ERROR = "the last attempt failed: {error}."
     MIRROR_NOT_ATTEMPTED = "no attempt failed; is the task logout_sso.sync_policies scheduled?"
+    METRICS_NOT_MULTIPROCESS = (
+        "This project is a hub and mounts the metrics view, but PROMETHEUS_MULTIPROC_DIR is "
+        "not set: the view shows the counters of the process it runs in only, and the "
+        "deliveries, counted in the Celery workers, are missing from it."
+    )
     SQLITE_DEFERRED_TRANSACTIONS = (
         "This project is a hub on the SQLite database {alias!r}, whose transactions do not take "
         "the write lock when they begin: its Celery workers and web processes write at once, "
@@ -126,6 +135,11 @@ class Hints:
     POLICY_MIRROR_STALE = (
         "Run python manage.py logout_sso_sync to sync now and see why it fails; Celery beat must "
         "run logout_sso.sync_policies every POLICY_SYNC_INTERVAL seconds."
+    )
+    METRICS_NOT_MULTIPROCESS = (
+        "Set PROMETHEUS_MULTIPROC_DIR to one empty directory for the web processes and Celery "
+        "workers of each host, before they start; or give each worker host an endpoint of its "
+        "own (logout_sso.metrics.start_metrics_server) and silence this check."
     )
     SQLITE_DEFERRED_TRANSACTIONS = (
         "Set DATABASES[{alias!r}]['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (with a "
@@ -218,7 +232,8 @@ def check_extras(
     app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
 ) -> list[CheckMessage]:
     """The optional dependencies the settings need: libcurl's binding where this project is a
-    hub (``[hub]``), django-redis where a cache or the sessions use it (``[redis]``)."""
+    hub (``[hub]``), django-redis where a cache or the sessions use it (``[redis]``),
+    prometheus-client where the URLconf mounts the metrics view (``[metrics]``)."""
     try:
         is_hub = bool(app_settings.HUB_SIGNING_KEY)
     except ImproperlyConfigured:
@@ -230,6 +245,7 @@ def check_extras(
     needs = [
         ("hub", "pycurl", is_hub, 'LOGOUT_SSO["HUB_SIGNING_KEY"] makes this project a hub'),
         ("redis", "django_redis", uses_redis, "A cache of CACHES is django-redis"),
+        ("metrics", "prometheus_client", _mounts_metrics(), "The URLconf mounts MetricsView"),
     ]
     return [
         Error(
@@ -239,6 +255,42 @@ def check_extras(
         )
         for extra, module, needed, need in needs
         if needed and not _importable(module)
+    ]
+
+
+def _mounts_metrics() -> bool:
+    """Whether the project's URLconf mounts :class:`~logout_sso.metrics.MetricsView` (or a
+    subclass of it)."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return False
+
+    def mounted(patterns: Sequence[URLPattern | URLResolver]) -> bool:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if mounted(pattern.url_patterns):
+                    return True
+                continue
+            view_class = getattr(pattern.callback, "view_class", None)
+            if isinstance(view_class, type) and issubclass(view_class, MetricsView):
+                return True
+        return False
+
+    return mounted(get_resolver().url_patterns)
+
+
+@register(Tags.compatibility)
+def check_metrics_multiprocess(
+    app_configs: Sequence[AppConfig] | None, databases: Sequence[str] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A hub whose metrics view cannot see its workers' counters."""
+    if not is_hub() or metrics.multiprocess() or not _mounts_metrics():
+        return []
+    return [
+        Warning(
+            Messages.METRICS_NOT_MULTIPROCESS,
+            hint=Hints.METRICS_NOT_MULTIPROCESS,
+            id=Codes.METRICS_NOT_MULTIPROCESS,
+        )
     ]
 
 

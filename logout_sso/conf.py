@@ -9,6 +9,7 @@ of the docs site (docs/reference/settings.md) is generated from :data:`SETTINGS`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from django.utils.module_loading import import_string
 from logout_sso.internal.validators import validate_secure_url
 
 __all__ = ["AppSettings", "TrustedIssuer", "app_settings"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Signature algorithms a trusted issuer may use: asymmetric only, so that a public key can never
 #: be turned into an HMAC secret.
@@ -157,6 +160,22 @@ def _url_list(key: str, value: Any) -> list[str]:
     if not isinstance(value, list | tuple):
         raise _fail(key, f"must be a list of URLs, not {type(value).__name__}.")
     return [_check_url(key, url) for url in value]
+
+
+def _networks(key: str, value: Any) -> tuple[IPNetwork, ...]:
+    if not isinstance(value, list | tuple):
+        raise _fail(key, f"must be a list of networks (CIDR), not {type(value).__name__}.")
+    networks = []
+    for item in value:
+        try:
+            if not isinstance(item, str):
+                raise TypeError("not a string")
+            networks.append(ipaddress.ip_network(item))
+        except (TypeError, ValueError) as exc:
+            raise _fail(
+                key, f"has {item!r}, which is not a network such as '10.0.0.0/8': {exc}"
+            ) from exc
+    return tuple(networks)
 
 
 def _trusted_issuer(key: str, item: Any) -> TrustedIssuer:
@@ -402,6 +421,17 @@ SETTINGS: dict[str, _Setting] = {
             "From 1 to 100000000."
         ),
     ),
+    "METRICS_ALLOWED_NETWORKS": _Setting(
+        [],
+        _networks,
+        help=(
+            "Networks (CIDR, e.g. `10.0.0.0/8`; an address alone is one host) whose clients may "
+            "read the Prometheus metrics view (`logout_sso.metrics.MetricsView`) without "
+            "signing in: your Prometheus servers. Matched against `REMOTE_ADDR`, never "
+            "`X-Forwarded-For`. Active staff users may read it from anywhere; anyone else gets "
+            "`403`. Empty: staff only."
+        ),
+    ),
     "ORGANIZATION_CLAIM": _Setting(
         "org_id",
         _non_empty_string,
@@ -639,6 +669,11 @@ class AppSettings:
     def MAX_SESSIONS_PER_USER(self) -> int:
         """Live sessions of one user (issuer and sub) in one application at most."""
         return int(self._get("MAX_SESSIONS_PER_USER"))
+
+    @property
+    def METRICS_ALLOWED_NETWORKS(self) -> tuple[IPNetwork, ...]:
+        """Networks whose clients may read the metrics view without signing in."""
+        return tuple(self._get("METRICS_ALLOWED_NETWORKS"))
 
     @property
     def ORGANIZATION_CLAIM(self) -> str:

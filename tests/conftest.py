@@ -19,6 +19,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.dispatch import Signal
+from django.test import Client
 
 from logout_sso.admin.permissions import ensure_organization_admins_group
 from logout_sso.models import Application, Organization
@@ -80,6 +81,15 @@ def make_application(db: None) -> Callable[..., Application]:
         return application
 
     return make
+
+
+@pytest.fixture
+def metrics_reader(db: None) -> Client:
+    """A browser signed in as a staff user: allowed to read ``/metrics/`` whatever the
+    settings."""
+    client = Client()
+    client.force_login(User.objects.create_user("operator", is_staff=True))
+    return client
 
 
 @pytest.fixture

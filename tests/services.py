@@ -143,12 +143,13 @@ def running_worker(
     concurrency: int = 1,
     queue: str | None = None,
     more_queues: tuple[str, ...] = (),
+    environment: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """A real ``celery worker`` process (prefork) on Redis and the test database, with
     tests.settings plus ``overrides`` (what a test's ``settings`` fixture cannot reach in
-    another process), on a queue of its own (``queue``, or a new name) that its own retries
-    go to too, and on ``more_queues``; yields its name. The tests' Celery app routes there
-    meanwhile."""
+    another process) and ``environment`` variables, on a queue of its own (``queue``, or a new
+    name) that its own retries go to too, and on ``more_queues``; yields its name. The tests'
+    Celery app routes there meanwhile."""
     queue = queue or f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     name = f"{queue}@{socket.gethostname()}"
     previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
@@ -158,6 +159,7 @@ def running_worker(
     log_path = log_dir / "worker.log"
     env = {
         **os.environ,
+        **(environment or {}),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "CELERY_BROKER_URL": redis_url,
         "LOGOUT_SSO_TEST_DATABASE_NAME": database_name,

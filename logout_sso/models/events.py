@@ -7,11 +7,13 @@ message is queued: the database is the truth, a Celery message only says "go".
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -171,6 +173,13 @@ class LogoutEvent(models.Model):
         return f"{self.get_initiator_display()}: {self.sub or self.sid}"
 
 
+def _aware(moment: datetime) -> datetime:
+    """A time read by raw SQL: SQLite gives it without its time zone (UTC when ``USE_TZ``)."""
+    if settings.USE_TZ and timezone.is_naive(moment):
+        return timezone.make_aware(moment, UTC)
+    return moment
+
+
 class DeliveryState(models.TextChoices):
     """Where one delivery stands (``Delivery.state``)."""
 
@@ -235,6 +244,32 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
                 values = ", ".join([placeholders] * len(batch))
                 sql = f"INSERT INTO {table} ({columns}) VALUES {values}"  # noqa: S608
                 cursor.execute(sql, [value for row in batch for value in values_of(row)])
+
+    def pending_by_application(self) -> list[tuple[int, int, datetime]]:
+        """(application id, pending deliveries, when the oldest was recorded) of each
+        application with some pending, reading the pending rows only, in the order of the
+        indexes of pending deliveries by next attempt, however many others there are. Written
+        as the ORM would (one ``GROUP BY``), SQLite walks every row along the application's
+        index instead: 0.6 s at 1,000,000 deliveries, against 3 ms."""
+        connection = connections[self.db]
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        application, created, state, next_attempt = (
+            self._column(self._field(name))
+            for name in ("application", "created_at", "state", "next_attempt_at")
+        )
+        sql = (
+            f"SELECT {application}, COUNT(*), MIN({created}) FROM (SELECT {application}, "  # noqa: S608
+            f"{created} FROM {table} WHERE {state} = %s ORDER BY {next_attempt}) pending "
+            f"GROUP BY {application}"
+        )
+        created_field = self._field("created_at")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [DeliveryState.PENDING.value])
+            rows = cursor.fetchall()
+        return [
+            (application_id, count, _aware(created_field.to_python(first)))
+            for application_id, count, first in rows
+        ]
 
     def update_each_if_claimed(self, changes: Iterable[tuple[Claimed, dict[str, Any]]]) -> None:
         """Apply each ``(delivery, {field: value})`` to its row, unless another sender has

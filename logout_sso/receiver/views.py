@@ -13,10 +13,11 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 
+from logout_sso.internal import metrics
 from logout_sso.internal.discovery import ProviderError, RecentFetchFailure
 from logout_sso.internal.untrusted import printable
 from logout_sso.receiver.internal.logouts import end_sessions_of
-from logout_sso.receiver.internal.tokens import InvalidLogoutToken, validate
+from logout_sso.receiver.internal.tokens import InvalidLogoutToken, Refusal, validate
 
 __all__ = ["BackchannelLogoutView"]
 
@@ -49,6 +50,35 @@ class BackchannelLogoutView(View):
         return response
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        token = self.logout_token(request)
+        if isinstance(token, HttpResponse):
+            metrics.backchannel_token_received(Refusal.INVALID_REQUEST)
+            return token
+        try:
+            end_sessions_of(validate(token))
+        except InvalidLogoutToken as exc:
+            logger.info("Back-channel logout refused: %s", printable(str(exc)))
+            metrics.backchannel_token_received(exc.reason)
+            return error(400, "invalid_request", str(exc))
+        except ProviderError as exc:
+            logger.warning(
+                "Back-channel logout: the issuer's keys are unavailable: %s", printable(str(exc))
+            )
+            metrics.backchannel_token_received(Refusal.KEYS_UNAVAILABLE)
+            unavailable = error(
+                503, "temporarily_unavailable", "The issuer's keys cannot be fetched."
+            )
+            if isinstance(exc, RecentFetchFailure):
+                unavailable["Retry-After"] = str(max(1, math.ceil(exc.retry_at - time.time())))
+            return unavailable
+        metrics.backchannel_token_received(None)
+        response = HttpResponse(status=200)
+        response["Cache-Control"] = "no-cache, no-store"
+        return response
+
+    def logout_token(self, request: HttpRequest) -> str | JsonResponse:
+        """The one ``logout_token`` of a form-encoded body, or the error that answers a
+        request without it."""
         if request.content_type != FORM_CONTENT_TYPE:
             return error(415, "invalid_request", f"The body must be {FORM_CONTENT_TYPE}.")
         try:
@@ -63,21 +93,4 @@ class BackchannelLogoutView(View):
             return error(400, "invalid_request", str(exc))
         if len(tokens) != 1:
             return error(400, "invalid_request", "Send exactly one logout_token parameter.")
-        try:
-            end_sessions_of(validate(tokens[0]))
-        except InvalidLogoutToken as exc:
-            logger.info("Back-channel logout refused: %s", printable(str(exc)))
-            return error(400, "invalid_request", str(exc))
-        except ProviderError as exc:
-            logger.warning(
-                "Back-channel logout: the issuer's keys are unavailable: %s", printable(str(exc))
-            )
-            unavailable = error(
-                503, "temporarily_unavailable", "The issuer's keys cannot be fetched."
-            )
-            if isinstance(exc, RecentFetchFailure):
-                unavailable["Retry-After"] = str(max(1, math.ceil(exc.retry_at - time.time())))
-            return unavailable
-        response = HttpResponse(status=200)
-        response["Cache-Control"] = "no-cache, no-store"
-        return response
+        return tokens[0]

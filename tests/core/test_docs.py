@@ -176,3 +176,33 @@ def test_the_readme_links_into_the_docs() -> None:
     targets = re.findall(r"\]\(((?!https?://)[^)#]+)(?:#[^)]*)?\)", readme)
     assert any(target.startswith("docs/") for target in targets)
     assert [target for target in targets if not (REPO_ROOT / target).exists()] == []
+
+
+def test_the_metrics_guide_lists_every_metric_and_its_rules_use_only_those() -> None:
+    """The guide's tables name every metric the exposition can hold; the alerting rules'
+    expressions name only those (a renamed metric would leave a rule that never fires)."""
+    from logout_sso.internal.metrics import events, state
+
+    text = page("guides/metrics.md")
+    counted = {
+        f"{metric._name}_total" if metric._type == "counter" else metric._name
+        for metric in (
+            events.LOGOUTS,
+            events.DELIVERY_ATTEMPTS,
+            events.DELIVERY_LATENCY,
+            events.BACKCHANNEL_TOKENS,
+        )
+    }
+    gauges = set(re.findall(r'"(logout_sso_[a-z_]+)"', (REPO_ROOT / state.__file__).read_text()))
+    exported = counted | gauges
+    documented = set(re.findall(r"^\| `(logout_sso_[a-z_]+)` \|", text, re.MULTILINE))
+    assert documented == exported
+    [rules] = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    expressions = "\n".join(
+        line
+        for line in rules.splitlines()
+        if not line.strip().startswith(("#", "summary:", "description:"))
+    )
+    named = set(re.findall(r"\b(logout_sso_[a-z_]+)\b", expressions))
+    assert named
+    assert named <= exported, named - exported

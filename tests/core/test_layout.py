@@ -73,6 +73,15 @@ def test_a_project_that_is_no_hub_never_loads_the_hubs_sender_nor_libcurl():
     assert loaded["hub_handler"] is False
 
 
+def test_nothing_imports_prometheus_client_before_something_is_counted_or_scraped():
+    """The ``[metrics]`` extra is optional: starting a project and resolving logout_sso's URLs
+    leaves prometheus-client alone (the hooks import it when they first count)."""
+    loaded = loaded_modules()
+
+    assert "prometheus_client" not in loaded["after_setup"]
+    assert "prometheus_client" not in loaded["after_urls"]
+
+
 def test_a_hub_connects_its_handler_and_still_loads_libcurl_only_to_send(hub_rsa_pem_text):
     loaded = loaded_modules(
         LOGOUT_SSO={"HUB_ISSUER": "https://hub.example.com/", "HUB_SIGNING_KEY": hub_rsa_pem_text}

@@ -146,7 +146,8 @@ def requirement_names(requirements: list[str]) -> set[str]:
 def test_every_import_is_declared_and_every_dependency_imported():
     """PyJWT arrived only through mozilla-django-oidc, django-redis was required but never
     imported: each third-party module logout_sso imports comes from a distribution it declares,
-    in its dependencies or (pycurl, certifi) in the `hub` extra, and each dependency is used."""
+    in its dependencies or in the `hub` (pycurl, certifi) or `metrics` (prometheus-client)
+    extra, and each dependency is used."""
     distributions = packages_distributions()
     imported = {
         canonicalize_name(dist)
@@ -154,18 +155,20 @@ def test_every_import_is_declared_and_every_dependency_imported():
         for dist in distributions.get(module, [module])
     }
     dependencies = requirement_names(PROJECT["dependencies"])
-    hub = requirement_names(PROJECT["optional-dependencies"]["hub"])
+    extras = PROJECT["optional-dependencies"]
+    optional = requirement_names(extras["hub"]) | requirement_names(extras["metrics"])
 
-    assert imported - dependencies == hub
+    assert imported - dependencies == optional
     assert dependencies <= imported
 
 
 def test_the_extras():
     extras = PROJECT["optional-dependencies"]
     assert requirement_names(extras["redis"]) == {"django-redis"}
+    assert requirement_names(extras["metrics"]) == {"prometheus-client"}
     assert extras["docs"] == ["mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
     [itself] = [line for line in extras["test"] if Requirement(line).name == PROJECT["name"]]
-    assert Requirement(itself).extras >= {"hub", "redis", "demo"}
+    assert Requirement(itself).extras >= {"hub", "redis", "metrics", "demo"}
     [itself] = [line for line in extras["dev"] if Requirement(line).name == PROJECT["name"]]
     assert Requirement(itself).extras >= {"test", "docs"}
 
@@ -254,7 +257,7 @@ def test_the_wheel_metadata(dists):
         if Requirement(line).marker is None
     }
     assert unconditional == requirement_names(PROJECT["dependencies"])
-    assert not unconditional & {"pycurl", "certifi", "django-redis"}
+    assert not unconditional & {"pycurl", "certifi", "django-redis", "prometheus-client"}
 
 
 @pytest.mark.integration
@@ -275,8 +278,9 @@ def test_the_sdist_carries_the_package_and_its_metadata_only(dists):
 @pytest.mark.integration
 def test_the_base_install_needs_no_extra(dists, tmp_path):
     """``pip install django-logout-sso`` (no extra) into a new virtualenv: no pycurl, no
-    django-redis; the package imports, a relying party's project passes its checks, and a hub
-    without the `hub` extra (or a django-redis cache without `redis`) is logout_sso.E009."""
+    django-redis, no prometheus-client; the package imports, a relying party's project passes
+    its checks, and a hub without the `hub` extra (or a django-redis cache without `redis`, or
+    the metrics view without `metrics`) is logout_sso.E009."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -308,7 +312,7 @@ from pathlib import Path
 
 import logout_sso
 assert "site-packages" in Path(logout_sso.__file__).parts, logout_sso.__file__
-for missing in ("pycurl", "django_redis"):
+for missing in ("pycurl", "django_redis", "prometheus_client"):
     assert importlib.util.find_spec(missing) is None, missing
 
 import django
@@ -373,5 +377,16 @@ with override_settings(CACHES=redis_cache):
     found = errors(checks.Tags.compatibility)
     assert [id for id, _ in found] == ["logout_sso.E009"], found
     assert "django_redis" in found[0][1], found
+
+import types
+from django.urls import path
+from logout_sso.metrics import MetricsView
+metrics_urls = types.ModuleType("metrics_urls")
+metrics_urls.urlpatterns = [path("metrics/", MetricsView.as_view())]
+sys.modules["metrics_urls"] = metrics_urls
+with override_settings(ROOT_URLCONF="metrics_urls"):
+    found = errors()
+    assert [id for id, _ in found] == ["logout_sso.E009"], found
+    assert "prometheus_client" in found[0][1], found
 print("ok")
 """

@@ -139,6 +139,15 @@ def test_billing_mirrors_the_hubs_policies_every_ten_seconds(demo):
     assert env.policy_sync_schedule(logout_sso_of(demo["wiki"])) == {}
 
 
+def test_each_sites_web_process_and_worker_share_an_empty_metrics_directory(var_dir, demo):
+    directories = {name: service.env["PROMETHEUS_MULTIPROC_DIR"] for name, service in demo.items()}
+
+    assert directories["wiki"] == directories["wiki-worker"] == str(var_dir / "prometheus/wiki")
+    assert directories["billing"] == directories["billing-worker"] != directories["wiki"]
+    for directory in directories.values():
+        assert list(Path(directory).iterdir()) == []
+
+
 def test_the_rest_starts_once_the_hub_answers(demo):
     assert demo["wiki"].ready is not None
     assert demo["billing"].ready is None

@@ -646,3 +646,13 @@ def test_runner_kills_child_that_ignores_sigterm_after_grace_period(tmp_path, mo
 
     assert run.processes["stubborn"].returncode == -signal.SIGKILL
     assert any("stubborn did not stop" in message for message in messages)
+
+
+def test_metrics_for_the_staff_only(client, example_site):
+    assert client.get("/metrics/").status_code == 403
+
+    client.force_login(User.objects.get(username="acme-admin"))  # staff
+    response = client.get("/metrics/")
+
+    assert response.status_code == 200
+    assert b"logout_sso_logouts_total" in response.content

@@ -25,7 +25,7 @@ from logout_sso import tasks
 from logout_sso.conf import app_settings
 from logout_sso.hub.internal import claims as claiming
 from logout_sso.hub.internal import outbox
-from logout_sso.internal import session_index, user_ranges
+from logout_sso.internal import metrics, session_index, user_ranges
 from logout_sso.internal.user_ranges import UserKey
 from logout_sso.models import (
     Delivery,
@@ -126,6 +126,7 @@ def _log_out(job: OrganizationLogoutJob, users: list[UserKey], now: datetime) ->
         )
         for issuer, sub in users
     )
+    metrics.logouts_recorded(Initiator.ADMIN, len(events))
     plans = [
         (event, outbox.plan(event, by_user.get((event.issuer, event.sub), []))) for event in events
     ]

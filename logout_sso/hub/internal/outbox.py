@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from logout_sso import tasks
 from logout_sso.hub.internal import claims as claiming
-from logout_sso.internal import user_ranges
+from logout_sso.internal import metrics, user_ranges
 from logout_sso.internal.session_index import end_sessions
 from logout_sso.internal.user_ranges import UserKey
 from logout_sso.models import Application, Delivery, LogoutEvent, Organization, TrackedSession
@@ -205,6 +205,7 @@ def record_logout(
         organization=organization,
         **fields,
     )
+    metrics.logouts_recorded(initiator)
     fan_out(event)
     return event
 

@@ -32,6 +32,7 @@ from logout_sso.hub.internal.claims import claim, due, lease_seconds, take_held
 from logout_sso.hub.internal.outgoing import Outgoing
 from logout_sso.hub.internal.tokens import LogoutTokenSigner, current_signer
 from logout_sso.hub.internal.transport import Request, Response, post_all
+from logout_sso.internal import metrics
 from logout_sso.internal.transactions import atomic_until, is_lock_error
 from logout_sso.internal.untrusted import printable
 from logout_sso.models import Delivery, LogoutEvent, LogoutPolicy
@@ -350,6 +351,10 @@ def send(deliveries: list[Outgoing]) -> Sent:
     outcomes = record_batch(deliveries, attempts)
     if outcomes is None:
         return Sent(delivered)
+    metrics.delivery_attempts_recorded(
+        (delivery.application_name, fields)
+        for delivery, fields in zip(deliveries, outcomes, strict=True)
+    )
     failures = [
         (delivery, fields)
         for delivery, fields in zip(deliveries, outcomes, strict=True)

@@ -21,10 +21,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from logout_sso.internal import metrics
 from logout_sso.internal.session_index import end_session_keys, matching_sessions
 from logout_sso.models import LogoutEvent, TrackedSession
 from logout_sso.models.events import Initiator, Outcome
-from logout_sso.receiver.internal.tokens import InvalidLogoutToken, LogoutToken
+from logout_sso.receiver.internal.tokens import InvalidLogoutToken, LogoutToken, Refusal
 from logout_sso.signals import logout_recorded, sessions_terminated
 
 #: How far back a logout of the same IdP session (or user) tells the organization of a logout
@@ -40,7 +41,9 @@ def end_sessions_of(token: LogoutToken) -> LogoutEvent:
             return _act_on(token)
     except IntegrityError as exc:
         if LogoutEvent.objects.filter(token_id=token.token_id).exists():
-            raise InvalidLogoutToken("This logout token was already used (jti replayed).") from exc
+            raise InvalidLogoutToken(
+                "This logout token was already used (jti replayed).", Refusal.REPLAYED
+            ) from exc
         raise
 
 
@@ -84,6 +87,7 @@ def _act_on(token: LogoutToken) -> LogoutEvent:
         outcome=Outcome.COMPLETED,
         completed_at=timezone.now(),
     )
+    metrics.logouts_recorded(Initiator.IDP_BACKCHANNEL)
     end_session_keys([session_key for session_key, _ in ended])
     sessions_terminated.send(
         sender=LogoutEvent, issuer=token.issuer, sub=token.sub, sid=token.sid, count=len(ended)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -28,8 +29,45 @@ from logout_sso.receiver.internal.issuers import jwks_uri, trusted_issuers
 MAX_SUB_SID_LENGTH = 255
 
 
+class Refusal(StrEnum):
+    """Why a back-channel logout was refused, as a bounded code (the ``reason`` of the metric
+    ``logout_sso_backchannel_logout_tokens_total``): never the message, which quotes the
+    sender's input."""
+
+    INVALID_REQUEST = "invalid_request"  # Not one form-encoded logout_token (before any JWT).
+    MALFORMED = "malformed"  # Not a JWT.
+    UNTRUSTED_ISSUER = "untrusted_issuer"
+    ALGORITHM_NOT_ACCEPTED = "algorithm_not_accepted"
+    UNKNOWN_KEY = "unknown_key"  # No key of the issuer's JWKS fits the kid and algorithm.
+    INVALID_SIGNATURE = "invalid_signature"
+    WRONG_AUDIENCE = "wrong_audience"
+    EXPIRED = "expired"  # exp passed, or iat older than LOGOUT_TOKEN_MAX_AGE.
+    NOT_YET_VALID = "not_yet_valid"  # iat or nbf in the future.
+    MISSING_CLAIM = "missing_claim"
+    INVALID_CLAIMS = "invalid_claims"  # A rule of Back-Channel Logout 1.0 (2.4, 2.6) broken.
+    REPLAYED = "replayed"  # Its jti was already acted on.
+    KEYS_UNAVAILABLE = "keys_unavailable"  # The issuer's keys cannot be fetched (503).
+
+
+#: What PyJWT's failures mean, most specific first (subclasses before their bases).
+PYJWT_REFUSALS: tuple[tuple[type[jwt.PyJWTError], Refusal], ...] = (
+    (jwt.ExpiredSignatureError, Refusal.EXPIRED),
+    (jwt.ImmatureSignatureError, Refusal.NOT_YET_VALID),
+    (jwt.InvalidSignatureError, Refusal.INVALID_SIGNATURE),
+    (jwt.InvalidAudienceError, Refusal.WRONG_AUDIENCE),
+    (jwt.InvalidIssuerError, Refusal.UNTRUSTED_ISSUER),
+    (jwt.MissingRequiredClaimError, Refusal.MISSING_CLAIM),
+    (jwt.DecodeError, Refusal.MALFORMED),
+)
+
+
 class InvalidLogoutToken(Exception):
-    """The logout token must be refused (HTTP 400); the message says why."""
+    """The logout token must be refused (HTTP 400); the message says why, ``reason`` in a
+    word."""
+
+    def __init__(self, message: str, reason: Refusal = Refusal.INVALID_CLAIMS) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -49,7 +87,9 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
             token, options={"verify_signature": False}
         )
     except jwt.PyJWTError as exc:
-        raise InvalidLogoutToken(f"The logout token is not a JWT: {exc}") from exc
+        raise InvalidLogoutToken(
+            f"The logout token is not a JWT: {exc}", Refusal.MALFORMED
+        ) from exc
 
 
 def _non_empty_string(claims: dict[str, Any], name: str) -> str:
@@ -65,17 +105,20 @@ def validate(token: str) -> LogoutToken:
     iss = unverified.get("iss")
     issuer = trusted_issuers().get(iss) if isinstance(iss, str) else None
     if issuer is None:
-        raise InvalidLogoutToken(f"The issuer {unverified.get('iss')!r} is not trusted.")
+        raise InvalidLogoutToken(
+            f"The issuer {unverified.get('iss')!r} is not trusted.", Refusal.UNTRUSTED_ISSUER
+        )
     algorithm = header.get("alg")
     if algorithm not in issuer.algorithms:
         raise InvalidLogoutToken(
             f"The algorithm {algorithm!r} is not accepted for {issuer.issuer} "
-            f"(accepted: {', '.join(issuer.algorithms)})."
+            f"(accepted: {', '.join(issuer.algorithms)}).",
+            Refusal.ALGORITHM_NOT_ACCEPTED,
         )
     try:
         key = signing_key(jwks_uri(issuer), header.get("kid"), algorithm)
     except KeyNotFound as exc:
-        raise InvalidLogoutToken(str(exc)) from exc
+        raise InvalidLogoutToken(str(exc), Refusal.UNKNOWN_KEY) from exc
     skew = app_settings.LOGOUT_TOKEN_CLOCK_SKEW
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -88,7 +131,11 @@ def validate(token: str) -> LogoutToken:
             options={"require": ["iss", "aud", "iat", "jti", "events"]},
         )
     except jwt.PyJWTError as exc:
-        raise InvalidLogoutToken(f"The logout token was rejected: {exc}.") from exc
+        reason = next(
+            (reason for error, reason in PYJWT_REFUSALS if isinstance(exc, error)),
+            Refusal.INVALID_CLAIMS,
+        )
+        raise InvalidLogoutToken(f"The logout token was rejected: {exc}.", reason) from exc
     _check_rules(claims)
     return LogoutToken(
         issuer=issuer.sessions_issuer,
@@ -107,7 +154,7 @@ def _check_rules(claims: dict[str, Any]) -> None:
     ):
         raise InvalidLogoutToken("The exp claim must be a number.")
     if claims["iat"] < time.time() - app_settings.LOGOUT_TOKEN_MAX_AGE:
-        raise InvalidLogoutToken("The logout token is too old (iat).")
+        raise InvalidLogoutToken("The logout token is too old (iat).", Refusal.EXPIRED)
     events = claims["events"]
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
         raise InvalidLogoutToken(

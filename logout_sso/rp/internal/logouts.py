@@ -6,6 +6,7 @@ from django.contrib import auth
 from django.http import HttpRequest
 from django.utils import timezone
 
+from logout_sso.internal import metrics
 from logout_sso.internal.session_index import unindex_session
 from logout_sso.models import LogoutEvent, Organization
 from logout_sso.models.events import Outcome
@@ -38,5 +39,6 @@ def end_local_session(request: HttpRequest, initiator: str) -> SignedIn | None:
         outcome=Outcome.COMPLETED,
         completed_at=now,
     )
+    metrics.logouts_recorded(initiator)
     logout_recorded.send(sender=LogoutEvent, event=event, session_key=session_key)
     return signed_in
