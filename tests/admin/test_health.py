@@ -14,7 +14,7 @@ from logout_sso.admin.charts import BarChart, Series, nice_ceiling
 from logout_sso.internal import health
 from logout_sso.internal.health import percentiles
 from logout_sso.models import Application, Delivery, LogoutEvent, TrackedSession
-from logout_sso.models.events import DeliveryState
+from logout_sso.models.events import DeliveryState, Outcome
 
 IDP = "https://idp.example.com/"
 
@@ -22,7 +22,11 @@ IDP = "https://idp.example.com/"
 def logout(organization, ago: timedelta, *deliveries: tuple[Application, str, int | None, str]):
     """A logout event of ``organization`` that began ``ago``, with its deliveries, each
     ``(application, state, latency_ms, last_error)``."""
-    event = LogoutEvent.objects.create(organization=organization, initiator="user", sub="u")
+    states = {state for _application, state, _latency, _error in deliveries}
+    outcome = Outcome.PENDING if DeliveryState.PENDING in states else Outcome.COMPLETED
+    event = LogoutEvent.objects.create(
+        organization=organization, initiator="user", sub="u", outcome=outcome
+    )
     created_at = timezone.now() - ago
     LogoutEvent.objects.filter(pk=event.pk).update(created_at=created_at)
     for application, state, latency, error in deliveries:
@@ -210,18 +214,23 @@ def test_linked_from_the_admin_index_and_the_organization_page(client, world, ma
 
 
 @pytest.mark.django_db
-def test_a_pending_delivery_and_a_job_under_way_are_shown(
-    client, world, make_org_admin, django_capture_on_commit_callbacks
-):
+def test_the_oldest_pending_delivery_links_to_the_pending_logouts(client, world, make_org_admin):
     acme, _globex = world
     wiki = Application.objects.get(name="Wiki")
     event = logout(acme, timedelta(hours=5), (wiki, DeliveryState.PENDING, None, ""))
+    logout(acme, timedelta(hours=1), (wiki, DeliveryState.PENDING, None, ""))
     client.force_login(make_org_admin("ada", acme))
 
     page = client.get(health_url(acme)).content.decode()
 
-    event_url = reverse("admin:logout_sso_logoutevent_change", args=[event.pk])
-    assert f'href="{event_url}">oldest: 5\xa0hours' in page
+    link = re.search(r'href="([^"]*outcome__exact=pending[^"]*)">oldest: 5\xa0hours \(Wiki\)', page)
+    assert link is not None
+    pending = client.get(link.group(1).replace("&amp;", "&"))
+    assert list(pending.context["cl"].result_list) == [
+        event,
+        *pending.context["cl"].result_list[1:],
+    ]
+    assert pending.context["cl"].result_count == 2
 
 
 def test_percentiles_are_the_smallest_values_with_that_share_at_or_below():
