@@ -179,3 +179,33 @@ def test_logout_events_show_outcome_and_deliveries_without_scrolling_at_1400_px(
         assert box is not None
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= VIEWPORT["width"], column
+
+
+def test_an_admin_opens_the_logout_health_page_and_sees_its_charts(
+    admin_page: Page, fleet: Fleet, shoot: Shoot
+):
+    page = admin_page
+    page.locator("#content-main").get_by_role("link", name="Logout health").click()
+
+    # An admin of one organization lands on its page.
+    expect(page.get_by_role("heading", name="Logout health: Acme")).to_be_visible()
+    charts = page.locator("svg.logout-sso-chart")
+    expect(charts).to_have_count(4)
+    for index in range(4):
+        expect(charts.nth(index)).to_be_visible()
+        box = charts.nth(index).bounding_box()
+        assert box is not None
+        assert box["width"] > 300
+        assert box["height"] > 100
+    for title in ("Logouts, last 24 hours", "Deliveries to applications, last 30 days"):
+        expect(page.locator("svg.logout-sso-chart title", has_text=title)).to_have_count(1)
+    failing = page.locator("table", has_text="Last error")
+    expect(failing).to_contain_text("Wiki")
+    expect(failing).to_contain_text("HTTP 503: Service Unavailable")
+    expect(page.locator("body")).not_to_contain_text("ERP")  # Globex's.
+    shoot("health")
+
+    failing.get_by_role("link", name="failing deliveries").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)
+    expect(page.locator("#result_list")).to_contain_text("auth0|carol")
+    shoot("failing-deliveries")
