@@ -128,31 +128,3 @@ def test_a_form_posted_after_the_recheck_deadline_is_held_and_the_page_says_so(
     }
     assert processed == ["GET /note/"]  # The POST never reached the view.
     shoot("held-post")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="The held-POST page promises 'your browser's Back button still has it', but Back "
-    "re-requests the form page, which past the deadline is sent to the silent re-check: what "
-    "the user typed is gone (headless Chromium 156, with or without its back-forward cache).",
-)
-def test_back_from_the_held_post_page_finds_what_the_user_typed(
-    page: Page,
-    signed_in_alice: Organization,
-    processed: list[str],
-    monkeypatch: pytest.MonkeyPatch,
-    shoot: Shoot,
-):
-    page.goto("/note/")
-    page.get_by_label("Note").fill("Quarterly numbers, second draft")
-    ttl = signed_in_alice.logout_policy.session_ttl
-    monkeypatch.setattr("logout_sso.rp.internal.state.now", lambda: time.time() + ttl + 60)
-    page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("link", name="Confirm my session")).to_be_visible()
-
-    page.go_back()
-
-    shoot("after-back")
-    expect(page.get_by_label("Note")).to_have_value(
-        "Quarterly numbers, second draft", timeout=2_000
-    )
