@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -386,11 +387,12 @@ class Tenants:
 @pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The events whose delivery was queued (``deliver_event.delay``), instead of sending (no
-    broker needed)."""
+    broker needed). The task itself is replaced, not its ``delay``: the task's name resolves
+    to the current Celery app's task, and a live server's thread has another current app once
+    a test imported the example project's."""
     events: list[int] = []
-    monkeypatch.setattr(
-        tasks.deliver_event, "delay", lambda event_id, claim="": events.append(event_id)
-    )
+    stand_in = SimpleNamespace(delay=lambda event_id, claim="": events.append(event_id))
+    monkeypatch.setattr(tasks, "deliver_event", stand_in)
     return events
 
 
