@@ -7,6 +7,7 @@ from logout_sso.models.jobs import OrganizationLogoutJob
 from logout_sso.models.local_sessions import LocalSession
 from logout_sso.models.mirror import PolicyMirror
 from logout_sso.models.organizations import EmailDomain, LogoutPolicy, Organization
+from logout_sso.models.signal_sources import ReceivedSignal, SignalSource
 from logout_sso.models.tracked_sessions import TrackedSession
 
 __all__ = [
@@ -20,5 +21,7 @@ __all__ = [
     "Organization",
     "OrganizationLogoutJob",
     "PolicyMirror",
+    "ReceivedSignal",
+    "SignalSource",
     "TrackedSession",
 ]

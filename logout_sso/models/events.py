@@ -29,6 +29,8 @@ class Initiator(models.TextChoices):
     IDP_BACKCHANNEL = "idp_backchannel", _("IdP back-channel logout")
     API = "api", _("Application (session API)")
     SILENT_RECHECK = "silent_recheck", _("Silent re-check failed at the IdP")
+    UNIVERSAL_LOGOUT = "universal_logout", _("IdP-initiated: Universal Logout")
+    SHARED_SIGNALS = "shared_signals", _("IdP-initiated: Shared Signals event")
 
 
 class Outcome(models.TextChoices):
