@@ -10,10 +10,17 @@ from __future__ import annotations
 from django.urls import URLPattern, path, re_path
 
 from logout_sso.hub import views as hub_views
+from logout_sso.inbound import views as inbound_views
 from logout_sso.receiver.views import BackchannelLogoutView
 from logout_sso.rp import views as rp_views
 
-__all__ = ["hub_urlpatterns", "receiver_urlpatterns", "rp_urlpatterns", "urlpatterns"]
+__all__ = [
+    "hub_urlpatterns",
+    "inbound_urlpatterns",
+    "receiver_urlpatterns",
+    "rp_urlpatterns",
+    "urlpatterns",
+]
 
 app_name = "logout_sso"
 
@@ -49,4 +56,18 @@ hub_urlpatterns: list[URLPattern] = [
     re_path(r"^api/(?P<path>[\s\S]*)\Z", hub_views.not_found, name="api_not_found"),
 ]
 
-urlpatterns = rp_urlpatterns + receiver_urlpatterns + hub_urlpatterns
+#: Logout signals from organizations' own identity providers, each organization its URLs.
+inbound_urlpatterns: list[URLPattern] = [
+    path(
+        "organizations/<slug:organization>/global-token-revocation",
+        inbound_views.GlobalTokenRevocationView.as_view(),
+        name="global_token_revocation",
+    ),
+    path(
+        "organizations/<slug:organization>/ssf/events",
+        inbound_views.SharedSignalsEventsView.as_view(),
+        name="ssf_events",
+    ),
+]
+
+urlpatterns = rp_urlpatterns + receiver_urlpatterns + hub_urlpatterns + inbound_urlpatterns
