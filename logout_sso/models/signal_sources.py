@@ -132,6 +132,20 @@ class SignalSource(models.Model):
         editable=False,
         help_text=_("Shared Signals: the stream the transmitter created for this project."),
     )
+    stream_endpoint_url = models.URLField(
+        _("poll endpoint"),
+        max_length=2000,
+        blank=True,
+        editable=False,
+        help_text=_("Shared Signals, poll delivery: where the transmitter said to poll."),
+    )
+    verification_state = models.CharField(
+        _("verification state"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("The state sent with the last verification request, echoed by its event."),
+    )
     stream_status = models.CharField(
         _("stream status"),
         max_length=32,
