@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from logout_sso import api
+from logout_sso.admin.date_range import DateRangeFilter
 from logout_sso.admin.scoping import (
     OrganizationScopedAdmin,
     ReadOnlyAdminMixin,
@@ -99,7 +100,7 @@ class LogoutEventAdmin(ReadOnlyAdminMixin, OrganizationScopedAdmin):
         ("organization", admin.RelatedOnlyFieldListFilter),
         "initiator",
         "outcome",
-        ("created_at", admin.DateFieldListFilter),
+        ("created_at", DateRangeFilter),
         FailedDeliveryFilter,
     ]
     search_fields = ["sub", "sid"]

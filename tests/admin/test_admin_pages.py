@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -179,3 +179,40 @@ def test_logout_events_filter_by_date(root, acme):
     response = root.get(listing + html.unescape(past_week.group(1)))
 
     assert list(response.context["cl"].result_list) == [recent]
+
+
+def test_logout_events_filter_by_a_range_of_days_both_included(root, acme):
+    today = timezone.localdate()
+    first, inside, last, after = (logout_of(acme) for _ in range(4))
+    for event, days_ago, hour in ((first, 10, 0), (inside, 7, 12), (last, 5, 23), (after, 4, 0)):
+        moment = timezone.make_aware(
+            datetime.combine(today - timedelta(days=days_ago), time(hour, 30))
+        )
+        LogoutEvent.objects.filter(pk=event.pk).update(created_at=moment)
+    listing = reverse("admin:logout_sso_logoutevent_changelist")
+    page = root.get(listing, {"organization__id__exact": acme.pk}).content.decode()
+    assert 'type="date" name="created_at__gte"' in page
+    assert f'type="hidden" name="organization__id__exact" value="{acme.pk}"' in page
+
+    # What the form sends: from 8 days ago to 5 days ago.
+    response = root.get(
+        listing,
+        {
+            "organization__id__exact": acme.pk,
+            "created_at__gte": str(today - timedelta(days=8)),
+            "created_at__lt": str(today - timedelta(days=5)),
+        },
+    )
+
+    assert response.status_code == 200
+    assert set(response.context["cl"].result_list) == {inside, last}
+    assert f'value="{today - timedelta(days=8)}"' in response.content.decode()
+
+
+def test_a_day_that_is_no_day_is_said_not_a_500(root, acme):
+    listing = reverse("admin:logout_sso_logoutevent_changelist")
+
+    response = root.get(listing, {"created_at__gte": "2026-13-45"})
+
+    assert response.status_code == 302
+    assert "e=1" in response.url
