@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -148,6 +149,15 @@ def _optional_url(key: str, value: Any) -> str | None:
     return None if value is None else _check_url(key, value)
 
 
+def _optional_origin(key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(_check_url(key, value))
+    if parts.path not in ("", "/") or parts.query:
+        raise _fail(key, f"must be a scheme, a host and a port only, without a path: {value!r}.")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _string_list(key: str, value: Any) -> list[str]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(item, str) and item for item in value
@@ -249,7 +259,8 @@ SETTINGS: dict[str, _Setting] = {
         _boolean,
         help=(
             "Allow the hub's connections to loopback, private and link-local addresses "
-            "(development and tests only)."
+            "(development and tests only): back-channel logouts, and the requests to "
+            "organizations' Shared Signals transmitters."
         ),
     ),
     "DELIVERY_CA_BUNDLE": _Setting(
@@ -480,6 +491,18 @@ SETTINGS: dict[str, _Setting] = {
             "no user name, no fragment."
         ),
     ),
+    "PUBLIC_URL": _Setting(
+        None,
+        _optional_origin,
+        help=(
+            "This project's public address as identity providers reach it, scheme, host and "
+            "port only (`https://hub.example.com`): the absolute URLs of its inbound endpoints "
+            "(the Shared Signals push endpoint given to a transmitter when a stream is created, "
+            "`logout_sso_signals`) are it followed by the URL's path (`FORCE_SCRIPT_NAME` "
+            "included). `None`: the admin takes the address the page was requested at, and "
+            "`logout_sso_signals` cannot create a push stream. " + _HTTPS_URL
+        ),
+    ),
     "PURGE_BATCH_SIZE": _Setting(
         1000,
         _limit,
@@ -700,6 +723,12 @@ class AppSettings:
     def POST_LOGOUT_REDIRECT_ALLOWLIST(self) -> list[str]:
         """Post-logout redirect URLs allowed for every organization."""
         return list(self._get("POST_LOGOUT_REDIRECT_ALLOWLIST"))
+
+    @property
+    def PUBLIC_URL(self) -> str | None:
+        """This project's public origin (``https://hub.example.com``), or None."""
+        value: str | None = self._get("PUBLIC_URL")
+        return value
 
     @property
     def PURGE_BATCH_SIZE(self) -> int:

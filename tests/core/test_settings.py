@@ -161,6 +161,40 @@ def test_ca_bundle_that_is_not_a_file_is_named(value):
     )
 
 
+# --- PUBLIC_URL --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("https://hub.example.com", "https://hub.example.com"),
+        ("https://hub.example.com:8443/", "https://hub.example.com:8443"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_public_url_is_an_origin(settings, value, expected):
+    settings.LOGOUT_SSO = {"PUBLIC_URL": value}
+
+    assert app_settings.PUBLIC_URL == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "https://hub.example.com/sso/",
+            "must be a scheme, a host and a port only, without a path: "
+            "'https://hub.example.com/sso/'.",
+        ),
+        ("https://hub.example.com/?a=b", "must be a scheme, a host and a port only"),
+        ("http://hub.example.com", "is invalid: http://hub.example.com must use https"),
+    ],
+)
+def test_a_public_url_with_a_path_or_over_http_is_named(value, message):
+    assert error_message(PUBLIC_URL=value).startswith(f"LOGOUT_SSO['PUBLIC_URL'] {message}")
+
+
 # --- POST_LOGOUT_REDIRECT_ALLOWLIST -------------------------------------------------------------
 
 
