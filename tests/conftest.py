@@ -6,8 +6,8 @@ The tests are grouped by role (``rp/``, ``receiver/``, ``hub/``, ``admin/``, ``e
 ``conftest.py`` of the fixtures its modules share. Fixtures of support modules are registered
 here as plugins (pytest takes ``pytest_plugins`` only from this root conftest): the services
 (Redis, a Celery worker: ``tests/services.py``), the OpenID provider
-(``tests/oidc_provider.py``) and the hub's receivers, keys, settings and worker
-(``tests/hub_receivers.py``).
+(``tests/oidc_provider.py``), the hub's receivers, keys, settings and worker
+(``tests/hub_receivers.py``) and a Shared Signals transmitter (``tests/ssf_transmitter.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ from django.test import Client
 from logout_sso.admin.permissions import ensure_organization_admins_group
 from logout_sso.models import Application, Organization
 
-pytest_plugins = ["tests.services", "tests.oidc_provider", "tests.hub_receivers"]
+pytest_plugins = [
+    "tests.services",
+    "tests.oidc_provider",
+    "tests.hub_receivers",
+    "tests.ssf_transmitter",
+]
 
 #: Fixtures that start or reach a real service or process (Redis, a Celery worker, the OpenID
 #: provider on Node.js, headless Chromium): a test that uses one, directly or through another

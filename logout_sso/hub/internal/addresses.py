@@ -132,8 +132,11 @@ def not_public(address: Address) -> str | None:
     return None
 
 
-def refusal(host: str, address: str, *, allow_private: bool) -> str | None:
-    """Why the hub must not connect to ``address`` (which ``host`` resolved to), or None.
+def refusal(
+    host: str, address: str, *, allow_private: bool, purpose: str = "Back-channel logout"
+) -> str | None:
+    """Why the hub must not connect to ``address`` (which ``host`` resolved to), or None;
+    ``purpose`` names the connection in the log.
 
     The reason, shown to the organization's admins, does not say what ``host`` resolved to
     (that would map the internal DNS for them); the address and its range are logged at INFO
@@ -146,9 +149,7 @@ def refusal(host: str, address: str, *, allow_private: bool) -> str | None:
         reason = "not an IP address"
     if reason is None:
         return None
-    logger.info(
-        "Back-channel logout to host %r refused: it resolved to %r, %s.", host, address, reason
-    )
+    logger.info("%s to host %r refused: it resolved to %r, %s.", purpose, host, address, reason)
     return (
         f"{host} does not resolve to a public address "
         '(LOGOUT_SSO["DELIVERY_ALLOW_PRIVATE_ADDRESSES"] allows it).'
