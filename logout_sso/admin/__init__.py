@@ -7,4 +7,5 @@ from logout_sso.admin import (  # noqa: F401
     jobs,
     organizations,
     sessions,
+    signal_sources,
 )

@@ -29,6 +29,11 @@ ORGANIZATION_ADMIN_PERMISSIONS = (
     "view_logoutevent",
     "view_delivery",
     "view_organizationlogoutjob",
+    # Their own identity providers: a source can only ever log out its organization's users.
+    "view_signalsource",
+    "add_signalsource",
+    "change_signalsource",
+    "delete_signalsource",
 )
 
 

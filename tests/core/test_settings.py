@@ -176,7 +176,7 @@ def test_ca_bundle_that_is_not_a_file_is_named(value):
 def test_public_url_is_an_origin(settings, value, expected):
     settings.LOGOUT_SSO = {"PUBLIC_URL": value}
 
-    assert app_settings.PUBLIC_URL == expected
+    assert expected == app_settings.PUBLIC_URL
 
 
 @pytest.mark.parametrize(

@@ -165,20 +165,20 @@ def _created_or_updated(
             answer = request(
                 source, "PATCH", endpoint, operation="Updating the stream", payload=payload
             )
-            return json_object(answer, source, endpoint), False
+            return json_object(answer, source, endpoint, "Updating the stream"), False
         except TransmitterError as exc:
             if exc.status != 404:
                 raise
     try:
         answer = request(source, "POST", endpoint, operation="Creating the stream", payload=wanted)
-        return json_object(answer, source, endpoint), True
+        return json_object(answer, source, endpoint, "Creating the stream"), True
     except TransmitterError as exc:
         if exc.status != 409:
             raise
     existing = _only_stream(source, endpoint)
     payload = {"stream_id": existing, **wanted}
     answer = request(source, "PATCH", endpoint, operation="Updating the stream", payload=payload)
-    return json_object(answer, source, endpoint), False
+    return json_object(answer, source, endpoint, "Updating the stream"), False
 
 
 def _only_stream(source: SignalSource, endpoint: str) -> str:
@@ -304,7 +304,7 @@ def _read_status(source: SignalSource, found: TransmitterConfiguration) -> str:
     with _recording(source):
         url = _with_stream_id(_endpoint(found, "status_endpoint"), _stream_id(source))
         answer = request(source, "GET", url, operation="Reading the stream's status")
-        document = json_object(answer, source, url)
+        document = json_object(answer, source, url, "Reading the stream's status")
         status = document.get("status")
         if status not in STREAM_STATUSES:
             raise TransmitterError(

@@ -113,7 +113,7 @@ def configuration(source: SignalSource, *, refresh: bool = False) -> Transmitter
             **{**cached, "delivery_methods_supported": tuple(cached["delivery_methods_supported"])}
         )
     answer = request(source, "GET", url, operation="Fetching the configuration", authorized=False)
-    document = json_object(answer, source, url)
+    document = json_object(answer, source, url, "Fetching the configuration")
     found = _validated(document, source, url)
     cache.set(key, found.as_dict(), CONFIGURATION_CACHE_SECONDS)
     return found
@@ -214,13 +214,18 @@ def _explanation(answer: Answer) -> str:
     return ": ".join(parts)
 
 
-def json_object(answer: Answer, source: SignalSource, url: str) -> dict[str, Any]:
-    """The answer's body as a JSON object, or :class:`TransmitterError`."""
+def json_object(answer: Answer, source: SignalSource, url: str, operation: str) -> dict[str, Any]:
+    """The answer's body as a JSON object, or :class:`TransmitterError` saying that
+    ``operation`` failed."""
     try:
         document = answer.json()
     except ValueError:
         excerpt = quoted(answer.body.decode("utf-8", "replace").strip(), source)
-        raise TransmitterError(f"{url} did not answer JSON: {excerpt}") from None
+        raise TransmitterError(
+            f"{operation} failed: {url} did not answer JSON: {excerpt}", answer.status
+        ) from None
     if not isinstance(document, dict):
-        raise TransmitterError(f"{url} did not answer a JSON object.")
+        raise TransmitterError(
+            f"{operation} failed: {url} did not answer a JSON object.", answer.status
+        )
     return document
