@@ -80,7 +80,9 @@ def act(client: Client, pages: list[str], operation: str, *sources: SignalSource
     return [(m.level_tag, m.message) for m in get_messages(response.wsgi_request)]
 
 
-def form_data(organization: Organization, transmitter: Transmitter, **fields: Any) -> dict[str, Any]:
+def form_data(
+    organization: Organization, transmitter: Transmitter, **fields: Any
+) -> dict[str, Any]:
     return {
         "organization": organization.pk,
         "name": "Okta",
