@@ -104,6 +104,21 @@ def test_a_push_stream_is_created_with_this_organizations_endpoint(make_source, 
     )
 
 
+def test_a_status_that_cannot_be_read_after_creating_the_stream_is_a_warning(
+    make_source, transmitter
+):
+    source = make_source(transmitter)
+    transmitter.scripted["/ssf/status"] = json_reply({"error": "unavailable"}, 503)
+
+    report = streams.save_stream(source, EVENTS_URL)
+
+    assert report.message == f"Stream {source.stream_id} created."
+    assert report.warnings[-1].startswith("Reading the stream's status failed: ")
+    source.refresh_from_db()
+    assert source.stream_id in transmitter.streams
+    assert source.stream_error.endswith("answered 503 Service Unavailable: unavailable")
+
+
 def test_a_stream_is_updated_in_place(make_source, transmitter):
     source = make_source(transmitter)
     streams.save_stream(source, EVENTS_URL)

@@ -149,7 +149,12 @@ def save_stream(source: SignalSource, events_url: str | None) -> Report:
         stream, created = _created_or_updated(source, endpoint, wanted)
         warnings = _checked(source, found, stream, delivery, events_url)
         _succeeded(source, "stream_id", "stream_endpoint_url")
-    status = _read_status(source, found) if found.status_endpoint else None
+    status = None
+    if found.status_endpoint:
+        try:  # The stream is there: a status that cannot be read is a warning.
+            status = _read_status(source, found)
+        except TransmitterError as exc:
+            warnings.append(str(exc))
     done = "created" if created else "updated"
     text = f"Stream {source.stream_id} {done}" + (f", {status}." if status else ".")
     return Report(text, tuple(warnings), {"stream": stream, "status": source.stream_status})
