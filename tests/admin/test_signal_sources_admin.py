@@ -315,3 +315,18 @@ def test_the_organizations_page_links_to_its_signal_sources(client, acme_admin, 
 
     assert link in page.content.decode()
     assert source.name in client.get(link).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_sources_organization_is_fixed_once_created(
+    client, make_org_admin, acme, globex, source, transmitter
+):
+    client.force_login(make_org_admin("both_admin", acme, globex))
+    change = reverse("admin:logout_sso_signalsource_change", args=[source.pk])
+
+    form = client.get(change).context["adminform"].form
+    client.post(change, form_data(globex, transmitter))
+
+    assert "organization" not in form.fields
+    source.refresh_from_db()
+    assert source.organization == acme
