@@ -519,6 +519,17 @@ SETTINGS: dict[str, _Setting] = {
             "`logout_sso.purge` deletes it. Live sessions are never purged. From 1 to 36500."
         ),
     ),
+    "SIGNAL_MAX_AGE": _Setting(
+        24 * 60 * 60,
+        _seconds,
+        help=(
+            "Seconds after its `iat` a signal from an organization's identity provider (a "
+            "Universal Logout request's JWT, a Shared Signals event) is still accepted; its "
+            "`iat` may be `LOGOUT_TOKEN_CLOCK_SKEW` ahead. Each `jti` is recorded "
+            "(`ReceivedSignal`, kept `EVENT_RETENTION_DAYS`), so a replay is refused. From 0 to "
+            "86400."
+        ),
+    ),
     "SILENT_APPLICATION_DAYS": _Setting(
         7,
         _whole_number(1, 30, "a number of days"),
@@ -739,6 +750,12 @@ class AppSettings:
     def SESSION_RETENTION_DAYS(self) -> int:
         """Days an ended tracked session is kept before it is purged."""
         return int(self._get("SESSION_RETENTION_DAYS"))
+
+    @property
+    def SIGNAL_MAX_AGE(self) -> int:
+        """Seconds after its ``iat`` an inbound signal (Universal Logout, Shared Signals) is
+        still accepted."""
+        return int(self._get("SIGNAL_MAX_AGE"))
 
     @property
     def SILENT_APPLICATION_DAYS(self) -> int:

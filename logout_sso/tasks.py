@@ -28,6 +28,7 @@ __all__ = [
     "close_expired_sessions",
     "deliver_event",
     "deliver_organization_logout",
+    "poll_signals",
     "purge",
     "register_session_at_hub",
     "remove_session_at_hub",
@@ -153,3 +154,13 @@ def sync_policies() -> dict[str, Any] | None:
     if not hub_membership.enabled():
         return None
     return policy_mirror.sync().as_dict()
+
+
+@shared_task(name="logout_sso.poll_signals")
+def poll_signals() -> dict[str, int]:
+    """Fetch, act on and acknowledge the Shared Signals events of the transmitters that deliver
+    by poll (RFC 8936; schedule it with Celery beat, e.g. every 30 s); returns how many
+    sources were polled, SETs received and refused, and polls that failed."""
+    from logout_sso.inbound.internal import polling  # libcurl: only where the hub polls
+
+    return polling.poll_all()

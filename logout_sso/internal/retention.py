@@ -3,6 +3,9 @@
 - tracked sessions ended more than ``SESSION_RETENTION_DAYS`` ago (the hub's registry);
 - logout events finished more than ``EVENT_RETENTION_DAYS`` ago, with their deliveries (pending
   events are never purged, whatever their age);
+- received signals (:class:`~logout_sso.models.ReceivedSignal`, the jtis of inbound signals)
+  received more than ``EVENT_RETENTION_DAYS`` ago (``SIGNAL_MAX_AGE`` is shorter: a replay that
+  old is refused for its age);
 - entries of the session index (:class:`~logout_sso.models.LocalSession`) whose Django session
   is gone from the session store: only entries older than ``SESSION_COOKIE_AGE`` are looked at,
   and each one's session is asked for through the configured engine's ``SessionStore``, so an
@@ -31,7 +34,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from logout_sso.conf import app_settings
-from logout_sso.models import Delivery, LocalSession, LogoutEvent, TrackedSession
+from logout_sso.models import (
+    Delivery,
+    LocalSession,
+    LogoutEvent,
+    ReceivedSignal,
+    TrackedSession,
+)
 
 __all__ = ["PurgeReport", "purge"]
 
@@ -46,6 +55,7 @@ class PurgeReport:
     logout_events: int = 0
     deliveries: int = 0
     local_sessions: int = 0
+    received_signals: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts by kind, e.g. for JSON."""
@@ -63,12 +73,14 @@ def purge(*, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
     )
     finished_before = now - timedelta(days=app_settings.EVENT_RETENTION_DAYS)
     events = LogoutEvent.objects.filter(completed_at__lt=finished_before)
+    signals = ReceivedSignal.objects.filter(received_at__lt=finished_before)
     if dry_run:
         report = PurgeReport(
             tracked_sessions=sessions.count(),
             logout_events=events.count(),
             deliveries=Delivery.objects.filter(event__completed_at__lt=finished_before).count(),
             local_sessions=_purge_local_sessions(now, size, dry_run=True),
+            received_signals=signals.count(),
         )
     else:
         tracked_sessions = _delete_in_batches(sessions, "ended_at", size)
@@ -78,6 +90,7 @@ def purge(*, dry_run: bool = False, now: datetime | None = None) -> PurgeReport:
             logout_events=logout_events,
             deliveries=deliveries,
             local_sessions=_purge_local_sessions(now, size, dry_run=False),
+            received_signals=_delete_in_batches(signals, "received_at", size),
         )
     logger.info("%s: %s", "Purge (dry run)" if dry_run else "Purged", report)
     return report

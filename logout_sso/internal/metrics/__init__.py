@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 if TYPE_CHECKING:
+    from logout_sso.inbound.internal.tokens import Refusal as SignalRefusal
     from logout_sso.receiver.internal.tokens import Refusal
 
 #: Set (before the process starts) to a directory shared by the processes of a host: each
@@ -61,3 +62,12 @@ def backchannel_token_received(refusal: Refusal | None) -> None:
         from logout_sso.internal.metrics import events
 
         events.count_token(refusal)
+
+
+def inbound_signal_received(kind: str, refusal: SignalRefusal | None) -> None:
+    """A signal from an organization's identity provider (``kind``: ``universal_logout`` or
+    ``shared_signals``) was accepted (``None``) or refused (why)."""
+    if enabled():
+        from logout_sso.internal.metrics import events
+
+        events.count_signal(kind, refusal)

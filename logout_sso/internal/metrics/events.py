@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Histogram
 
+from logout_sso.inbound.internal.tokens import Refusal as SignalRefusal
 from logout_sso.models.events import DeliveryState, Initiator
+from logout_sso.models.signal_sources import SignalKind
 from logout_sso.receiver.internal.tokens import Refusal
 
 #: The ``outcome`` of an attempt that failed and will be tried again.
@@ -45,12 +47,22 @@ BACKCHANNEL_TOKENS = Counter(
     "Back-channel logout tokens received, accepted or refused, by reason (empty when accepted).",
     ["outcome", "reason"],
 )
+INBOUND_SIGNALS = Counter(
+    "logout_sso_inbound_signals",
+    "Signals from organizations' identity providers (Universal Logout requests, Shared Signals "
+    "events pushed or polled), by kind, accepted or refused, by reason (empty when accepted).",
+    ["kind", "outcome", "reason"],
+)
 
 for _initiator in Initiator:
     LOGOUTS.labels(_initiator.value)
 BACKCHANNEL_TOKENS.labels(ACCEPTED, "")
 for _refusal in Refusal:
     BACKCHANNEL_TOKENS.labels(REFUSED, _refusal.value)
+for _kind in SignalKind:
+    INBOUND_SIGNALS.labels(_kind.value, ACCEPTED, "")
+    for _signal_refusal in SignalRefusal:
+        INBOUND_SIGNALS.labels(_kind.value, REFUSED, _signal_refusal.value)
 
 
 def count_logouts(initiator: str, count: int) -> None:
@@ -76,3 +88,10 @@ def count_token(refusal: Refusal | None) -> None:
         BACKCHANNEL_TOKENS.labels(ACCEPTED, "").inc()
     else:
         BACKCHANNEL_TOKENS.labels(REFUSED, refusal.value).inc()
+
+
+def count_signal(kind: str, refusal: SignalRefusal | None) -> None:
+    if refusal is None:
+        INBOUND_SIGNALS.labels(kind, ACCEPTED, "").inc()
+    else:
+        INBOUND_SIGNALS.labels(kind, REFUSED, refusal.value).inc()
