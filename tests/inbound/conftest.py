@@ -45,7 +45,7 @@ class Tenants:
 
     def revoke(self, token: str | None, sub_id: Any, slug: str = "acme", **extra: Any) -> Any:
         """POST a Universal Logout request with ``token`` as bearer."""
-        headers = {} if token is None else {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        headers: dict[str, Any] = {} if token is None else {"HTTP_AUTHORIZATION": f"Bearer {token}"}
         return Client().post(
             UL_PATH.format(slug),
             {"sub_id": sub_id},
