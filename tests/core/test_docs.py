@@ -191,6 +191,7 @@ def test_the_metrics_guide_lists_every_metric_and_its_rules_use_only_those() -> 
             events.DELIVERY_ATTEMPTS,
             events.DELIVERY_LATENCY,
             events.BACKCHANNEL_TOKENS,
+            events.INBOUND_SIGNALS,
         )
     }
     gauges = set(re.findall(r'"(logout_sso_[a-z_]+)"', (REPO_ROOT / state.__file__).read_text()))
