@@ -357,12 +357,14 @@ def run(*args: str) -> str:
 
 def test_the_command_prints_the_counts_in_one_line(everything):
     assert run("--dry-run") == (
-        "Would purge: 5 tracked sessions, 3 logout events, 9 deliveries, 5 session index entries.\n"
+        "Would purge: 5 tracked sessions, 3 logout events, 9 deliveries, 5 session index "
+        "entries, 0 received signals.\n"
     )
     assert table_sizes() != KEPT
 
     assert run() == (
-        "Purged: 5 tracked sessions, 3 logout events, 9 deliveries, 5 session index entries.\n"
+        "Purged: 5 tracked sessions, 3 logout events, 9 deliveries, 5 session index entries, "
+        "0 received signals.\n"
     )
     assert table_sizes() == KEPT
 
@@ -371,7 +373,8 @@ def test_the_command_says_one_in_the_singular(tracked_session):
     tracked_session("old", ended_at=timezone.now() - 31 * DAY)
 
     assert run() == (
-        "Purged: 1 tracked session, 0 logout events, 0 deliveries, 0 session index entries.\n"
+        "Purged: 1 tracked session, 0 logout events, 0 deliveries, 0 session index entries, "
+        "0 received signals.\n"
     )
 
 
@@ -382,6 +385,7 @@ def test_the_command_prints_one_json_object(everything):
         "logout_events": 3,
         "deliveries": 9,
         "local_sessions": 5,
+        "received_signals": 0,
     }
     assert json.loads(run("--json")) == dict.fromkeys(EVERYTHING.as_dict(), 0)
 
@@ -412,6 +416,27 @@ def test_the_task_purges_and_returns_the_counts(everything):
         "logout_events": 3,
         "deliveries": 9,
         "local_sessions": 5,
+        "received_signals": 0,
     }
     assert table_sizes() == KEPT
     assert purge_task() == dict.fromkeys(counts, 0)
+
+
+def test_received_signals_go_after_the_event_retention(db, settings):
+    """The jtis of inbound signals are kept as long as logout events, then purged."""
+    from logout_sso.models import Organization, ReceivedSignal, SignalSource
+
+    acme = Organization.objects.create(slug="acme", name="Acme")
+    source = SignalSource.objects.create(
+        organization=acme,
+        name="Okta",
+        kind="universal_logout",
+        issuer="https://acme.okta.com",
+        jwks_uri="https://acme.okta.com/oauth2/v1/keys",
+    )
+    old, recent = (ReceivedSignal.objects.create(source=source, jti_digest=d) for d in "ab")
+    ReceivedSignal.objects.filter(pk=old.pk).update(received_at=timezone.now() - 91 * DAY)
+
+    assert purge(dry_run=True).received_signals == 1
+    assert purge().received_signals == 1
+    assert list(ReceivedSignal.objects.all()) == [recent]

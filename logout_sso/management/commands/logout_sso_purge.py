@@ -15,14 +15,15 @@ KINDS = {
     "logout_events": ("logout event", "logout events"),
     "deliveries": ("delivery", "deliveries"),
     "local_sessions": ("session index entry", "session index entries"),
+    "received_signals": ("received signal", "received signals"),
 }
 
 
 class Command(BaseCommand):
     help = (
-        "Delete the tracked sessions, finished logout events (with their deliveries) and "
-        "session index entries past their retention (what the logout_sso.purge task does on "
-        "a schedule)."
+        "Delete the tracked sessions, finished logout events (with their deliveries), "
+        "session index entries and received signals past their retention (what the "
+        "logout_sso.purge task does on a schedule)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
