@@ -43,6 +43,7 @@ MAX_REQUEST_BYTES = 16 * 1024
 #: A SET is a few kilobytes.
 MAX_SET_BYTES = 64 * 1024
 SET_CONTENT_TYPE = "application/secevent+jwt"
+AUTHENTICATION_FAILED = "Send a JWT signed by this organization's Universal Logout source."
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -143,8 +144,10 @@ class GlobalTokenRevocationView(_SignalView):
                     {"error": exc.reason.value, "error_description": str(exc)}, status=status
                 )
             )
+        # One description for every authentication failure: an unknown organization, an
+        # issuer it does not trust and a bad signature look alike (the log says which).
         response = JsonResponse(
-            {"error": "invalid_token", "error_description": str(exc)}, status=401
+            {"error": "invalid_token", "error_description": AUTHENTICATION_FAILED}, status=401
         )
         response["WWW-Authenticate"] = (
             "Bearer" if exc.reason == Refusal.MISSING_CREDENTIAL else 'Bearer error="invalid_token"'

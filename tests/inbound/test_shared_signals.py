@@ -248,3 +248,11 @@ def test_a_poll_endpoint_refusing_the_credential_is_reported(polled, queued):
 def _jtis(*tokens: str) -> Iterator[str]:
     for token in tokens:
         yield json.loads(b64url_decode(token.split(".")[1]))["jti"]
+
+
+def test_a_management_credential_with_a_line_break_is_not_sent(polled, queued):
+    polled.acme_ssf.set_management_token("token\r\nX-Injected: 1")
+    polled.acme_ssf.save()
+
+    assert polling.poll_all()["failed"] == 1
+    assert polled.acme_idp.poll_requests == []

@@ -129,7 +129,8 @@ def test_an_unknown_organization_answers_as_a_bad_token(tenants, queued):
         tenants.acme_idp.bearer(ul_audience(), {"iss": "https://nobody.example.com"}), alice()
     )
 
-    assert unknown.json() == untrusted.json()
+    forged = tenants.revoke(tenants.acme_idp.bearer(ul_audience(), key=FORGER_KEY), alice())
+    assert unknown.json() == untrusted.json() == forged.json()
 
 
 def test_a_disabled_source_is_not_trusted(tenants, queued):

@@ -31,6 +31,7 @@ from logout_sso.inbound.internal.tokens import Refusal, SignalRefused
 from logout_sso.internal import metrics
 from logout_sso.internal.discovery import ProviderError
 from logout_sso.internal.untrusted import printable
+from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import SignalSource
 from logout_sso.models.signal_sources import DeliveryMethod, SignalKind
 
@@ -82,6 +83,9 @@ class PollReport:
 
 def _post(source: SignalSource, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` to the source's poll endpoint; its JSON answer."""
+    token = source.management_token
+    if not token or not is_plain_text(token):  # A line break would start another header.
+        raise PollError("The source's management credential is empty or not printable text.")
     request = Request(
         url=source.stream_endpoint_url,
         body=json.dumps(body).encode(),
@@ -92,7 +96,7 @@ def _post(source: SignalSource, body: dict[str, Any]) -> dict[str, Any]:
         content_type="application/json",
         headers=(
             "Accept: application/json",
-            f"Authorization: Bearer {source.management_token}",
+            f"Authorization: Bearer {token}",
         ),
         max_body=MAX_ANSWER_BYTES,
     )
