@@ -74,7 +74,7 @@ class _SignalView(View):
     def refused(self, organization: str, exc: SignalRefused) -> None:
         logger.info(
             "%s refused for organization %s (%s): %s",
-            self.kind.label,
+            self.kind.value,
             printable(organization, limit=60),
             exc.reason.value,
             printable(str(exc), limit=300),
@@ -84,7 +84,7 @@ class _SignalView(View):
     def keys_unavailable(self, organization: str, exc: ProviderError) -> None:
         logger.warning(
             "%s for organization %s: the source's keys are unavailable: %s",
-            self.kind.label,
+            self.kind.value,
             printable(organization, limit=60),
             printable(str(exc), limit=300),
         )
