@@ -256,3 +256,9 @@ def test_a_management_credential_with_a_line_break_is_not_sent(polled, queued):
 
     assert polling.poll_all()["failed"] == 1
     assert polled.acme_idp.poll_requests == []
+
+
+def test_a_credential_sealed_under_another_key_fails_that_source_only(polled, queued, settings):
+    settings.SECRET_KEY = "another secret key, the old one forgotten"
+
+    assert polling.poll_all() == {"sources": 1, "received": 0, "refused": 0, "failed": 1}

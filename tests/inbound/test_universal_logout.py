@@ -13,6 +13,7 @@ from django.utils import timezone
 from logout_sso.models import Delivery, LogoutEvent, ReceivedSignal, TrackedSession
 from tests.hub_receivers import IDP_ISSUER
 from tests.inbound.conftest import alice, live_sessions, nobody_signed_out, ul_audience
+from tests.services import at_once
 from tests.signal_senders import DELETE, FORGER_KEY, SENDER_EC_KEY, email, iss_sub
 
 
@@ -191,3 +192,14 @@ def test_get_is_405(tenants):
 
     assert response.status_code == 405
     assert response["Allow"] == "POST"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_request_twice_at_once_acts_once(tenants, queued):
+    token = tenants.acme_idp.bearer(ul_audience())
+    tenants.revoke(tenants.acme_idp.bearer(ul_audience()), {"format": "opaque", "id": "bob"})
+
+    statuses = at_once(lambda: tenants.revoke(token, alice()).status_code)
+
+    assert sorted(statuses) == [204, 401]
+    assert LogoutEvent.objects.filter(sub="alice").count() == 1

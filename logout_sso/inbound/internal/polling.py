@@ -28,7 +28,7 @@ from logout_sso.inbound.internal import security_events
 from logout_sso.inbound.internal.answers import set_error
 from logout_sso.inbound.internal.sources import audience
 from logout_sso.inbound.internal.tokens import Refusal, SignalRefused
-from logout_sso.internal import metrics
+from logout_sso.internal import metrics, secret_box
 from logout_sso.internal.discovery import ProviderError
 from logout_sso.internal.untrusted import printable
 from logout_sso.internal.validators import is_plain_text
@@ -83,7 +83,10 @@ class PollReport:
 
 def _post(source: SignalSource, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` to the source's poll endpoint; its JSON answer."""
-    token = source.management_token
+    try:
+        token = source.management_token
+    except secret_box.SecretUnreadable as exc:  # SECRET_KEY changed without its fallback.
+        raise PollError(str(exc)) from exc
     if not token or not is_plain_text(token):  # A line break would start another header.
         raise PollError("The source's management credential is empty or not printable text.")
     request = Request(
