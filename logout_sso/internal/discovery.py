@@ -191,6 +191,8 @@ class _Document:
     validate: Callable[[dict[str, Any]], None]
     #: Whether a fetch starts the floor of refetches (``JWKS_MIN_REFETCH_SECONDS``).
     refetch_floor: bool = False
+    #: Called with the URL before each fetch; raises ProviderError where it must not go.
+    guard: Callable[[str], None] | None = None
 
     def key(self, suffix: str = "") -> str:
         return _cache_key(self.kind + suffix, self.name)
@@ -213,6 +215,8 @@ def _fetch_and_remember(document: _Document) -> dict[str, Any]:
     _raise_if_failed_recently(document)
     cache = _cache()
     try:
+        if document.guard is not None:
+            document.guard(document.url)
         value = _get_json(document.url)
         document.validate(value)
     except ProviderError as exc:
@@ -280,11 +284,18 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
     return _cached_or_fetched(document)
 
 
-def json_document(url: str, validate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def json_document(
+    url: str,
+    validate: Callable[[dict[str, Any]], None],
+    guard: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Another provider document than OpenID Connect's (a Shared Signals transmitter's
     configuration), fetched and cached as the discovery documents are; ``validate`` raises
-    :class:`ProviderError` when it is not what it must be."""
-    return _cached_or_fetched(_Document("document", url, url, METADATA_CACHE_SECONDS, validate))
+    :class:`ProviderError` when it is not what it must be, ``guard`` (given the URL) before a
+    fetch when the URL must not be fetched."""
+    return _cached_or_fetched(
+        _Document("document", url, url, METADATA_CACHE_SECONDS, validate, guard=guard)
+    )
 
 
 def _validate_jwks(url: str) -> Callable[[dict[str, Any]], None]:
@@ -310,10 +321,19 @@ def _select_key(jwks: dict[str, Any], kid: str | None, algorithm: str) -> jwt.Py
     return None
 
 
-def signing_key(jwks_uri: str, kid: str | None, algorithm: str) -> jwt.PyJWK:
-    """The key of ``jwks_uri`` that signed a token with header ``kid`` and ``alg``."""
+def signing_key(
+    jwks_uri: str, kid: str | None, algorithm: str, guard: Callable[[str], None] | None = None
+) -> jwt.PyJWK:
+    """The key of ``jwks_uri`` that signed a token with header ``kid`` and ``alg``; ``guard``
+    (given the URL) raises before a fetch when the URL must not be fetched."""
     document = _Document(
-        "jwks", jwks_uri, jwks_uri, JWKS_CACHE_SECONDS, _validate_jwks(jwks_uri), refetch_floor=True
+        "jwks",
+        jwks_uri,
+        jwks_uri,
+        JWKS_CACHE_SECONDS,
+        _validate_jwks(jwks_uri),
+        refetch_floor=True,
+        guard=guard,
     )
     found = _select_key(_cached_or_fetched(document), kid, algorithm)
     # A key id not in the cached set may be a rotation: fetch again, at most once a floor.

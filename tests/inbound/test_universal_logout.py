@@ -12,9 +12,22 @@ from django.utils import timezone
 
 from logout_sso.models import Delivery, LogoutEvent, ReceivedSignal, TrackedSession
 from tests.hub_receivers import IDP_ISSUER
-from tests.inbound.conftest import alice, live_sessions, nobody_signed_out, ul_audience
+from tests.inbound.conftest import (
+    alice,
+    live_sessions,
+    nobody_signed_out,
+    ssf_audience,
+    ul_audience,
+)
 from tests.services import at_once
-from tests.signal_senders import DELETE, FORGER_KEY, SENDER_EC_KEY, email, iss_sub
+from tests.signal_senders import (
+    DELETE,
+    FORGER_KEY,
+    SENDER_EC_KEY,
+    SESSION_REVOKED,
+    email,
+    iss_sub,
+)
 
 
 def test_a_signed_request_logs_the_user_out_of_every_application(tenants, queued):
@@ -203,3 +216,20 @@ def test_the_same_request_twice_at_once_acts_once(tenants, queued):
 
     assert sorted(statuses) == [204, 401]
     assert LogoutEvent.objects.filter(sub="alice").count() == 1
+
+
+def test_a_source_on_a_private_address_is_not_fetched(tenants, queued, settings):
+    """An organization's admin typed the source's URLs: no request to an address that is not
+    public (unless DELIVERY_ALLOW_PRIVATE_ADDRESSES), and the answer says nothing of why."""
+    settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "DELIVERY_ALLOW_PRIVATE_ADDRESSES": False}
+    token = tenants.acme_idp.bearer(ul_audience())
+
+    response = tenants.revoke(token, alice())
+    pushed = tenants.push(
+        tenants.acme_idp.security_event(ssf_audience(), {SESSION_REVOKED: {}}, alice())
+    )
+
+    assert (response.status_code, pushed.status_code) == (503, 503)
+    assert response.json() == {"error": "temporarily_unavailable"}
+    assert tenants.acme_idp.requests.total() == 0
+    assert nobody_signed_out()

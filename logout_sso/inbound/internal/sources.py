@@ -5,10 +5,17 @@ its configuration does (``configuration_url``, or the one its issuer publishes a
 Shared Signals Framework 1.0 section 7.2 gives: ``/.well-known/ssf-configuration`` inserted
 between the issuer's host and its path). That document is fetched and cached as discovery
 documents are (:mod:`logout_sso.internal.discovery`); its ``issuer`` must be the source's.
+
+These URLs are typed by an organization's admins, a tenant: before each fetch, every address
+their host resolves to must be public (:func:`public_only`, the hub's rule for applications'
+URLs), unless ``DELIVERY_ALLOW_PRIVATE_ADDRESSES``. Not covered: a name that resolves to another
+address between the check and the connection (DNS rebinding); the answer must still be a JWKS
+or a transmitter configuration, and what a failed fetch says is only logged.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -16,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from django.urls import reverse
 
 from logout_sso.conf import app_settings
+from logout_sso.hub.internal.addresses import refusal
 from logout_sso.internal.discovery import ProviderError, json_document
 from logout_sso.models import SignalSource
 from logout_sso.models.signal_sources import SignalKind
@@ -52,6 +60,23 @@ def audience(source: SignalSource, base: str | None = None) -> str:
     return str(source.audience) or endpoint_url(source, base)
 
 
+def public_only(url: str) -> None:
+    """Raise ProviderError unless every address ``url``'s host resolves to is public (or
+    ``DELIVERY_ALLOW_PRIVATE_ADDRESSES``)."""
+    if app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        found = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise ProviderError(f"Cannot resolve {host!r}: {exc}") from exc
+    for *_, address in found:
+        reason = refusal(host, str(address[0]), allow_private=False)
+        if reason is not None:
+            raise ProviderError(reason)
+
+
 def configuration_url(source: SignalSource) -> str:
     """Where the transmitter's configuration document is."""
     if source.configuration_url:
@@ -73,7 +98,7 @@ def transmitter_configuration(source: SignalSource) -> dict[str, Any]:
         if not isinstance(document.get("jwks_uri"), str):
             raise ProviderError("The transmitter configuration has no jwks_uri.")
 
-    return json_document(configuration_url(source), validate)
+    return json_document(configuration_url(source), validate, public_only)
 
 
 def jwks_uri(source: SignalSource) -> str:

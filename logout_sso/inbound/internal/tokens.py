@@ -20,7 +20,7 @@ from typing import Any
 import jwt
 
 from logout_sso.conf import app_settings
-from logout_sso.inbound.internal.sources import jwks_uri
+from logout_sso.inbound.internal.sources import jwks_uri, public_only
 from logout_sso.internal.discovery import KeyNotFound, signing_key
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import SignalSource
@@ -143,7 +143,9 @@ def verify(
         )
     kid = header.get("kid")
     try:
-        key = signing_key(jwks_uri(source), kid if isinstance(kid, str) else None, algorithm)
+        key = signing_key(
+            jwks_uri(source), kid if isinstance(kid, str) else None, algorithm, public_only
+        )
     except KeyNotFound as exc:
         raise SignalRefused(str(exc), Refusal.UNKNOWN_KEY) from exc
     required = ["iss", "aud", "iat", "jti", *(["events"] if security_event else ["exp"])]
