@@ -1,7 +1,8 @@
 """Fixtures of the whole suite: factories for organizations, applications and users, and
 ``captured_signals``.
 
-The tests are grouped by role (``rp/``, ``receiver/``, ``hub/``, ``admin/``, ``example/``,
+The tests are grouped by role (``rp/``, ``receiver/``, ``hub/``, ``inbound/`` (signals from
+organizations' identity providers), ``admin/``, ``example/``,
 ``core/``, and ``browser/``: what a person sees in headless Chromium), each directory with a
 ``conftest.py`` of the fixtures its modules share. Fixtures of support modules are registered
 here as plugins (pytest takes ``pytest_plugins`` only from this root conftest): the services
