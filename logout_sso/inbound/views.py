@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -32,6 +33,7 @@ from logout_sso.inbound.internal.tokens import Refusal, SignalRefused
 from logout_sso.internal import metrics
 from logout_sso.internal.discovery import ProviderError, RecentFetchFailure
 from logout_sso.internal.untrusted import printable
+from logout_sso.models import SignalSource
 from logout_sso.models.signal_sources import SignalKind
 
 __all__ = ["GlobalTokenRevocationView", "SharedSignalsEventsView"]
@@ -90,7 +92,9 @@ class _SignalView(View):
         )
         metrics.inbound_signal_received(self.kind.value, Refusal.KEYS_UNAVAILABLE)
 
-    def audience(self, request: HttpRequest) -> Any:
+    @staticmethod
+    def expected_audience(request: HttpRequest) -> Callable[[SignalSource], str]:
+        """A source's ``aud``: its own, or its endpoint's URL on the host this request came to."""
         return partial(audience, base=request.build_absolute_uri("/"))
 
 
@@ -109,7 +113,7 @@ class GlobalTokenRevocationView(_SignalView):
         try:
             token = self.bearer(request)
             body = self.request_body(request)
-            revocation.revoke(token, organization, body, self.audience(request))
+            revocation.revoke(token, organization, body, self.expected_audience(request))
         except SignalRefused as exc:
             self.refused(organization, exc)
             return self.refusal(exc)
@@ -172,7 +176,7 @@ class SharedSignalsEventsView(_SignalView):
         try:
             token = self.security_event_token(request)
             security_events.receive(
-                token, enabled_sources(organization, self.kind), self.audience(request)
+                token, enabled_sources(organization, self.kind), self.expected_audience(request)
             )
         except SignalRefused as exc:
             self.refused(organization, exc)
