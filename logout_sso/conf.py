@@ -498,9 +498,11 @@ SETTINGS: dict[str, _Setting] = {
             "This project's public address as identity providers reach it, scheme, host and "
             "port only (`https://hub.example.com`): the absolute URLs of its inbound endpoints "
             "(the Shared Signals push endpoint given to a transmitter when a stream is created, "
-            "`logout_sso_signals`) are it followed by the URL's path (`FORCE_SCRIPT_NAME` "
-            "included). `None`: the admin takes the address the page was requested at, and "
-            "`logout_sso_signals` cannot create a push stream. " + _HTTPS_URL
+            "`logout_sso_signals`; the `aud` a signal source's tokens must carry when the "
+            "source names none) are it followed by the URL's path (`FORCE_SCRIPT_NAME` "
+            "included). `None`: the admin, and the inbound endpoints, take the address the "
+            "request came to; `logout_sso_signals` cannot create a push stream, and polled "
+            "events need their source's audience. " + _HTTPS_URL
         ),
     ),
     "PURGE_BATCH_SIZE": _Setting(

@@ -95,7 +95,7 @@ class _SignalView(View):
     @staticmethod
     def expected_audience(request: HttpRequest) -> Callable[[SignalSource], str]:
         """A source's ``aud``: its own, or its endpoint's URL on the host this request came to."""
-        return partial(audience, base=request.build_absolute_uri("/"))
+        return partial(audience, request=request)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -284,20 +284,6 @@ def provider_metadata(issuer: str) -> dict[str, Any]:
     return _cached_or_fetched(document)
 
 
-def json_document(
-    url: str,
-    validate: Callable[[dict[str, Any]], None],
-    guard: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Another provider document than OpenID Connect's (a Shared Signals transmitter's
-    configuration), fetched and cached as the discovery documents are; ``validate`` raises
-    :class:`ProviderError` when it is not what it must be, ``guard`` (given the URL) before a
-    fetch when the URL must not be fetched."""
-    return _cached_or_fetched(
-        _Document("document", url, url, METADATA_CACHE_SECONDS, validate, guard=guard)
-    )
-
-
 def _validate_jwks(url: str) -> Callable[[dict[str, Any]], None]:
     def validate(jwks: dict[str, Any]) -> None:
         if not isinstance(jwks.get("keys"), list):

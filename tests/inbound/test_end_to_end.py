@@ -62,13 +62,14 @@ def test_pushed_session_revoked_reaches_both_applications(signed_in, hub_worker)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_polled_session_revoked_reaches_both_applications(signed_in, hub_worker):
+def test_polled_session_revoked_reaches_both_applications(signed_in, hub_worker, settings):
     tenants, wiki, billing = signed_in
     source = tenants.acme_ssf
     source.delivery_method = DeliveryMethod.POLL
     source.stream_endpoint_url = tenants.acme_idp.poll_url
     source.set_management_token(tenants.acme_idp.management_token)
     source.save()
+    settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "PUBLIC_URL": "https://hub.example.com"}
     token = tenants.acme_idp.security_event(HUB_SSF_AUDIENCE, {SESSION_REVOKED: {}}, alice())
     tenants.acme_idp.hold(token)
 

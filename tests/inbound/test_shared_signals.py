@@ -198,12 +198,13 @@ def test_keys_from_the_transmitter_configuration(tenants, queued):
 
 
 @pytest.fixture
-def polled(tenants):
+def polled(tenants, settings):
     source = tenants.acme_ssf
     source.delivery_method = DeliveryMethod.POLL
     source.stream_endpoint_url = tenants.acme_idp.poll_url
     source.set_management_token(tenants.acme_idp.management_token)
     source.save()
+    settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "PUBLIC_URL": "https://hub.example.com"}
     return tenants
 
 
@@ -262,3 +263,14 @@ def test_a_credential_sealed_under_another_key_fails_that_source_only(polled, qu
     settings.SECRET_KEY = "another secret key, the old one forgotten"
 
     assert polling.poll_all() == {"sources": 1, "received": 0, "refused": 0, "failed": 1}
+
+
+def test_poll_without_an_audience_or_public_url_fails_saying_so(polled, queued, settings):
+    settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "PUBLIC_URL": None}
+    polled.acme_idp.hold(
+        polled.acme_idp.security_event(HUB_SSF_AUDIENCE, {SESSION_REVOKED: {}}, alice())
+    )
+
+    assert polling.poll_all()["failed"] == 1
+    assert polled.acme_idp.poll_requests == []
+    assert nobody_signed_out()

@@ -48,7 +48,7 @@ _EVENTS = {
 
 @dataclass(frozen=True)
 class Request:
-    """One POST, by default ``application/x-www-form-urlencoded``."""
+    """One ``application/x-www-form-urlencoded`` POST."""
 
     url: str
     body: bytes
@@ -59,11 +59,6 @@ class Request:
     allow_private_addresses: bool = False
     #: The PEM file of the certificate authorities trusted for HTTPS (None: certifi's).
     ca_bundle: str | None = None
-    content_type: str = "application/x-www-form-urlencoded"
-    #: More request headers, each ``"Name: value"``.
-    headers: tuple[str, ...] = ()
-    #: How much of the response body is kept; the rest is not read.
-    max_body: int = EXCERPT_BYTES
 
 
 @dataclass(frozen=True)
@@ -97,8 +92,7 @@ class _Transfer(Generic[Key]):
         handle.setopt(pycurl.POSTFIELDS, request.body)
         # No "Expect: 100-continue" round trip for a token of a few hundred bytes.
         handle.setopt(
-            pycurl.HTTPHEADER,
-            [f"Content-Type: {request.content_type}", "Expect:", *request.headers],
+            pycurl.HTTPHEADER, ["Content-Type: application/x-www-form-urlencoded", "Expect:"]
         )
         handle.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         handle.setopt(pycurl.FOLLOWLOCATION, 0)
@@ -130,7 +124,7 @@ class _Transfer(Generic[Key]):
         return int(pycurl.PREREQFUNC_OK)
 
     def _write(self, chunk: bytes) -> int | None:
-        room = self.request.max_body - len(self.body)
+        room = EXCERPT_BYTES - len(self.body)
         self.body += chunk[:room]
         if len(chunk) > room:
             self.cut = True

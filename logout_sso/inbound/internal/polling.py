@@ -8,24 +8,22 @@ credential as bearer token. Each SET goes through what a pushed one does
 (:func:`~logout_sso.inbound.internal.security_events.receive`); the next request acknowledges
 those accepted (``ack``) and reports those refused (``setErrs``, RFC 8936 section 2.4.4). A SET
 received before (its jti recorded: the acknowledgement was lost) is acknowledged again. A SET
-whose keys cannot be fetched is neither: the transmitter sends it again. The requests go
-through the hub's transport (no address that is not public unless
-``DELIVERY_ALLOW_PRIVATE_ADDRESSES``, timeouts, no redirects, a bounded answer).
+whose keys cannot be fetched is neither: the transmitter sends it again. The requests are
+the transmitter's (:func:`logout_sso.inbound.internal.transmitter.request`: public addresses
+only unless ``DELIVERY_ALLOW_PRIVATE_ADDRESSES``, 10 s, 256 KiB, no redirect). The SETs'
+``aud`` is the source's ``audience``, else the push endpoint's URL at ``PUBLIC_URL``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from logout_sso.conf import app_settings
-from logout_sso.hub.internal.transport import Request, post_all
-from logout_sso.inbound.internal import security_events
+from logout_sso.inbound.internal import security_events, transmitter
 from logout_sso.inbound.internal.answers import set_error
+from logout_sso.inbound.internal.endpoints import NoPublicURL
 from logout_sso.inbound.internal.sources import audience
 from logout_sso.inbound.internal.tokens import Refusal, SignalRefused
 from logout_sso.internal import metrics, secret_box
@@ -40,10 +38,6 @@ logger = logging.getLogger(__name__)
 #: SETs asked for per request, and requests per source and run (then the next run goes on).
 MAX_EVENTS = 25
 MAX_ROUNDS = 20
-#: An answer of MAX_EVENTS SETs of a few kilobytes each.
-MAX_ANSWER_BYTES = 1024 * 1024
-CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 10.0
 MAX_DESCRIPTION = 200
 
 
@@ -89,40 +83,27 @@ def _post(source: SignalSource, body: dict[str, Any]) -> dict[str, Any]:
         raise PollError(str(exc)) from exc
     if not token or not is_plain_text(token):  # A line break would start another header.
         raise PollError("The source's management credential is empty or not printable text.")
-    request = Request(
-        url=source.stream_endpoint_url,
-        body=json.dumps(body).encode(),
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        allow_private_addresses=app_settings.DELIVERY_ALLOW_PRIVATE_ADDRESSES,
-        ca_bundle=app_settings.DELIVERY_CA_BUNDLE,
-        content_type="application/json",
-        headers=(
-            "Accept: application/json",
-            f"Authorization: Bearer {token}",
-        ),
-        max_body=MAX_ANSWER_BYTES,
-    )
-    _key, response = next(iter(post_all([(source.pk, request)], max_in_flight=1)))
-    if response.status != 200:
-        reason = response.error or f"HTTP {response.status}"
-        raise PollError(f"The poll endpoint answered {reason}: {response.body[:200]}")
+    url = source.stream_endpoint_url
     try:
-        answer = json.loads(response.body)
-    except ValueError as exc:
-        raise PollError("The poll endpoint's answer is not JSON (or too long).") from exc
-    if not isinstance(answer, dict) or not isinstance(answer.get("sets", {}), dict):
+        answer = transmitter.request(source, "POST", url, operation="Polling", payload=body)
+        document = transmitter.json_object(answer, source, url, "Polling")
+    except transmitter.TransmitterError as exc:
+        raise PollError(str(exc)) from exc
+    if not isinstance(document.get("sets", {}), dict):
         raise PollError('The poll endpoint\'s answer has no "sets" object.')
-    return answer
+    return document
 
 
-def _process(source: SignalSource, sets: dict[str, Any], batch: Batch, report: PollReport) -> None:
-    """Receive each SET, noting in ``batch`` what to acknowledge or report."""
+def _process(
+    source: SignalSource, expected: str, sets: dict[str, Any], batch: Batch, report: PollReport
+) -> None:
+    """Receive each SET (its ``aud`` ``expected``), noting in ``batch`` what to acknowledge or
+    report."""
     for jti, token in sets.items():
         try:
             if not isinstance(token, str):
                 raise SignalRefused("Not a SET.", Refusal.MALFORMED)
-            security_events.receive(token, [source], partial(audience, base=None))
+            security_events.receive(token, [source], lambda _source: expected)
         except SignalRefused as exc:
             if exc.reason == Refusal.REPLAYED:  # Accepted before; the ack was lost.
                 batch.ack.append(jti)
@@ -154,10 +135,14 @@ def poll(source: SignalSource) -> PollReport:
     report = PollReport()
     batch = Batch()
     try:
+        try:
+            expected = audience(source)
+        except NoPublicURL as exc:
+            raise PollError(f"{exc} It is the SETs' audience when the source names none.") from exc
         for _ in range(MAX_ROUNDS):
             answer = _post(source, batch.request(MAX_EVENTS))
             batch = Batch()
-            _process(source, answer.get("sets", {}), batch, report)
+            _process(source, expected, answer.get("sets", {}), batch, report)
             if answer.get("moreAvailable") is not True:
                 break
         if batch:  # Acknowledge only (RFC 8936 section 2.4.3).

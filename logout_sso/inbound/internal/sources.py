@@ -1,30 +1,33 @@
-"""Which of an organization's sources sent a token, and where that source's keys are.
+"""Which of an organization's sources sent a token, where that source's keys are, and the
+audience its tokens must carry.
 
 A Universal Logout source names its JWKS. A Shared Signals transmitter names it too, or else
-its configuration does (``configuration_url``, or the one its issuer publishes at the path
-Shared Signals Framework 1.0 section 7.2 gives: ``/.well-known/ssf-configuration`` inserted
-between the issuer's host and its path). That document is fetched and cached as discovery
-documents are (:mod:`logout_sso.internal.discovery`); its ``issuer`` must be the source's.
+its configuration does (:func:`logout_sso.inbound.internal.transmitter.configuration`: its
+``configuration_url`` or its issuer's well-known URL, validated, cached). The JWKS is fetched
+and cached as discovery documents are (:mod:`logout_sso.internal.discovery`).
 
-These URLs are typed by an organization's admins, a tenant: before each fetch, every address
-their host resolves to must be public (:func:`public_only`, the hub's rule for applications'
-URLs), unless ``DELIVERY_ALLOW_PRIVATE_ADDRESSES``. Not covered: a name that resolves to another
-address between the check and the connection (DNS rebinding); the answer must still be a JWKS
-or a transmitter configuration, and what a failed fetch says is only logged.
+These URLs are typed by an organization's admins, a tenant: before each fetch of a JWKS, every
+address its host resolves to must be public (:func:`public_only`, the hub's rule for
+applications' URLs), unless ``DELIVERY_ALLOW_PRIVATE_ADDRESSES`` (the configuration is fetched
+through libcurl, checked on the very address it connects to). Not covered for the JWKS: a name
+that resolves to another address between the check and the connection (DNS rebinding); the
+answer must still be a JWKS, and what a failed fetch says is only logged.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from django.http import HttpRequest
 from django.urls import reverse
 
 from logout_sso.conf import app_settings
 from logout_sso.hub.internal.addresses import refusal
-from logout_sso.internal.discovery import ProviderError, json_document
+from logout_sso.inbound.internal import transmitter
+from logout_sso.inbound.internal.endpoints import absolute_url
+from logout_sso.internal.discovery import ProviderError
 from logout_sso.models import SignalSource
 from logout_sso.models.signal_sources import SignalKind
 
@@ -45,19 +48,14 @@ def enabled_sources(organization_slug: str, kind: SignalKind) -> Sequence[Signal
     )
 
 
-def endpoint_url(source: SignalSource, base: str | None = None) -> str:
-    """The absolute URL of the source's endpoint at this project: under ``base`` (the origin a
-    request came to), else under ``HUB_ISSUER``'s origin."""
+def audience(source: SignalSource, request: HttpRequest | None = None) -> str:
+    """The ``aud`` the source's tokens must carry: its ``audience``, else its endpoint's URL at
+    ``PUBLIC_URL`` (else at the address ``request`` came to). Raises
+    :class:`~logout_sso.inbound.internal.endpoints.NoPublicURL` without either."""
+    if source.audience:
+        return str(source.audience)
     path = reverse(ENDPOINTS[SignalKind(source.kind)], args=[source.organization.slug])
-    if base is None:
-        issuer = urlsplit(app_settings.HUB_ISSUER or "")
-        base = urlunsplit((issuer.scheme, issuer.netloc, "", "", ""))
-    return base.rstrip("/") + path
-
-
-def audience(source: SignalSource, base: str | None = None) -> str:
-    """The ``aud`` the source's tokens must carry: its ``audience``, else its endpoint's URL."""
-    return str(source.audience) or endpoint_url(source, base)
+    return absolute_url(path, request)
 
 
 def public_only(url: str) -> None:
@@ -77,33 +75,14 @@ def public_only(url: str) -> None:
             raise ProviderError(reason)
 
 
-def configuration_url(source: SignalSource) -> str:
-    """Where the transmitter's configuration document is."""
-    if source.configuration_url:
-        return str(source.configuration_url)
-    issuer = urlsplit(source.issuer)
-    path = "/.well-known/ssf-configuration" + issuer.path.rstrip("/")
-    return urlunsplit((issuer.scheme, issuer.netloc, path, "", ""))
-
-
-def transmitter_configuration(source: SignalSource) -> dict[str, Any]:
-    """The transmitter's configuration document, whose ``issuer`` must be the source's."""
-
-    def validate(document: dict[str, Any]) -> None:
-        if document.get("issuer") != source.issuer:
-            raise ProviderError(
-                f"The transmitter configuration names the issuer {document.get('issuer')!r}, "
-                f"not {source.issuer!r}."
-            )
-        if not isinstance(document.get("jwks_uri"), str):
-            raise ProviderError("The transmitter configuration has no jwks_uri.")
-
-    return json_document(configuration_url(source), validate, public_only)
-
-
 def jwks_uri(source: SignalSource) -> str:
     """Where the source's signing keys are published."""
     if source.jwks_uri:
         return str(source.jwks_uri)
-    uri: str = transmitter_configuration(source)["jwks_uri"]
+    try:
+        uri = transmitter.configuration(source).jwks_uri
+    except transmitter.TransmitterError as exc:
+        raise ProviderError(str(exc)) from exc
+    if not uri:
+        raise ProviderError("The transmitter's configuration names no jwks_uri.")
     return uri
