@@ -200,7 +200,7 @@ def test_a_verification_request_makes_the_transmitter_push_a_signed_set_to_this_
 ):
     """With ``PUBLIC_URL`` the live server's: the transmitter POSTs its verification SET to
     this organization's push endpoint, signed with its key, echoing the state kept on the
-    source. (What the endpoint answers is the receiving side's.)"""
+    source; the endpoint accepts it and records the stream as verified."""
     settings.LOGOUT_SSO = {**settings.LOGOUT_SSO, "PUBLIC_URL": live_server.url}
     client.force_login(make_org_admin("acme_admin", acme))
     source = SignalSource(
@@ -213,6 +213,7 @@ def test_a_verification_request_makes_the_transmitter_push_a_signed_set_to_this_
     said = act(client, [], "request_verification", source)
 
     source.refresh_from_db()
+    assert source.stream_verified_at is not None  # The receiving side accepted it.
     assert said == [
         (
             "success",
@@ -223,7 +224,7 @@ def test_a_verification_request_makes_the_transmitter_push_a_signed_set_to_this_
     (pushed,) = transmitter.pushed
     assert pushed.url == f"{live_server.url}/sso/organizations/acme/ssf/events"
     assert pushed.content_type == SET_TYPE
-    assert pushed.status is not None  # The endpoint answered.
+    assert pushed.status == 202
     key = jwt.PyJWK(transmitter.jwks()["keys"][0])
     claims = jwt.decode(pushed.token, key, algorithms=["ES256"], audience=pushed.url)
     assert jwt.get_unverified_header(pushed.token)["typ"] == "secevent+jwt"
