@@ -22,6 +22,7 @@ import jwt
 from logout_sso.conf import app_settings
 from logout_sso.inbound.internal.sources import jwks_uri, public_only
 from logout_sso.internal.discovery import KeyNotFound, signing_key
+from logout_sso.internal.jwt_failures import failure_reason
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.models import SignalSource
 
@@ -65,18 +66,6 @@ class Refusal(StrEnum):
     UNSUPPORTED_SUBJECT = "unsupported_subject"
     USER_NOT_FOUND = "user_not_found"  # Universal Logout: nobody of the organization (404).
     INVALID_STATE = "invalid_state"  # A verification event with another state than asked.
-
-
-#: What PyJWT's failures mean, most specific first (subclasses before their bases).
-PYJWT_REFUSALS: tuple[tuple[type[jwt.PyJWTError], Refusal], ...] = (
-    (jwt.ExpiredSignatureError, Refusal.EXPIRED),
-    (jwt.ImmatureSignatureError, Refusal.NOT_YET_VALID),
-    (jwt.InvalidSignatureError, Refusal.INVALID_SIGNATURE),
-    (jwt.InvalidAudienceError, Refusal.WRONG_AUDIENCE),
-    (jwt.InvalidIssuerError, Refusal.UNTRUSTED_ISSUER),
-    (jwt.MissingRequiredClaimError, Refusal.MISSING_CLAIM),
-    (jwt.DecodeError, Refusal.MALFORMED),
-)
 
 
 class SignalRefused(Exception):
@@ -160,10 +149,7 @@ def verify(
             options={"require": required, "strict_aud": False},
         )
     except jwt.PyJWTError as exc:
-        reason = next(
-            (reason for error, reason in PYJWT_REFUSALS if isinstance(exc, error)),
-            Refusal.INVALID_CLAIMS,
-        )
+        reason = Refusal(failure_reason(exc, Refusal.INVALID_CLAIMS))
         raise SignalRefused(f"The token was rejected: {exc}.", reason) from exc
     _check_claims(claims)
     return Verified(source, claims)

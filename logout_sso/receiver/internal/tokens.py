@@ -21,6 +21,7 @@ import jwt
 from logout_sso.conf import app_settings
 from logout_sso.constants import BACKCHANNEL_LOGOUT_EVENT
 from logout_sso.internal.discovery import KeyNotFound, signing_key
+from logout_sso.internal.jwt_failures import failure_reason
 from logout_sso.internal.validators import is_plain_text
 from logout_sso.receiver.internal.issuers import jwks_uri, trusted_issuers
 
@@ -47,18 +48,6 @@ class Refusal(StrEnum):
     INVALID_CLAIMS = "invalid_claims"  # A rule of Back-Channel Logout 1.0 (2.4, 2.6) broken.
     REPLAYED = "replayed"  # Its jti was already acted on.
     KEYS_UNAVAILABLE = "keys_unavailable"  # The issuer's keys cannot be fetched (503).
-
-
-#: What PyJWT's failures mean, most specific first (subclasses before their bases).
-PYJWT_REFUSALS: tuple[tuple[type[jwt.PyJWTError], Refusal], ...] = (
-    (jwt.ExpiredSignatureError, Refusal.EXPIRED),
-    (jwt.ImmatureSignatureError, Refusal.NOT_YET_VALID),
-    (jwt.InvalidSignatureError, Refusal.INVALID_SIGNATURE),
-    (jwt.InvalidAudienceError, Refusal.WRONG_AUDIENCE),
-    (jwt.InvalidIssuerError, Refusal.UNTRUSTED_ISSUER),
-    (jwt.MissingRequiredClaimError, Refusal.MISSING_CLAIM),
-    (jwt.DecodeError, Refusal.MALFORMED),
-)
 
 
 class InvalidLogoutToken(Exception):
@@ -131,10 +120,7 @@ def validate(token: str) -> LogoutToken:
             options={"require": ["iss", "aud", "iat", "jti", "events"]},
         )
     except jwt.PyJWTError as exc:
-        reason = next(
-            (reason for error, reason in PYJWT_REFUSALS if isinstance(exc, error)),
-            Refusal.INVALID_CLAIMS,
-        )
+        reason = Refusal(failure_reason(exc, Refusal.INVALID_CLAIMS))
         raise InvalidLogoutToken(f"The logout token was rejected: {exc}.", reason) from exc
     _check_rules(claims)
     return LogoutToken(
