@@ -118,7 +118,9 @@ class ReceiverFarm:
             stdout=subprocess.PIPE,
             text=True,
         )
-        self.ports: list[int] = self._read()
+        ports = self._read()
+        assert isinstance(ports, list)
+        self.ports: list[int] = ports
 
     def __enter__(self) -> ReceiverFarm:
         return self
