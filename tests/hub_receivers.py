@@ -291,15 +291,25 @@ def trusted_hub(
     }
 
 
+@contextmanager
+def as_receiver(
+    audience: str, jwks_uri: str, algorithms: Sequence[str] = ("RS256",)
+) -> Iterator[Callable[[str], LogoutToken]]:
+    """Within: logout_sso's own receiver, configured as application ``audience`` trusting the
+    hub whose keys are at ``jwks_uri`` (yields its ``validate``)."""
+    current = dict(getattr(django_settings, "LOGOUT_SSO", {}))
+    current["TRUSTED_ISSUERS"] = [trusted_hub(audience, jwks_uri, algorithms)]
+    with override_settings(LOGOUT_SSO=current):
+        yield validate
+
+
 def validate_as_receiver(
     token: str, *, audience: str, jwks_uri: str, algorithms: Sequence[str] = ("RS256",)
 ) -> LogoutToken:
     """Validate ``token`` with logout_sso's own receiver, configured as application
     ``audience`` trusting the hub whose keys are at ``jwks_uri``."""
-    current = dict(getattr(django_settings, "LOGOUT_SSO", {}))
-    current["TRUSTED_ISSUERS"] = [trusted_hub(audience, jwks_uri, algorithms)]
-    with override_settings(LOGOUT_SSO=current):
-        return validate(token)
+    with as_receiver(audience, jwks_uri, algorithms) as receive:
+        return receive(token)
 
 
 def decode_with_joserfc(
