@@ -77,6 +77,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'example.sqlite3'}"),
         conn_max_age=60,
+        # Each worker task (and request) checks a kept connection first: after a database
+        # restart it opens a new one instead of failing (docs/deployment.md).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -7,6 +7,10 @@ it holds and nobody recorded (logging out twice is harmless; losing a logout is 
 
 The hub's sender (and libcurl, the ``[hub]`` extra) is imported when a delivery task runs, not
 with this module: a project that only signs users in queues nothing that needs it.
+
+Around each of these tasks in a worker, the database connections an error left unusable (the
+database restarted) or past ``CONN_MAX_AGE`` are closed, as Django does around each request
+(:func:`close_unusable_connections`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
+from celery.signals import task_postrun, task_prerun
+from django.db import connections
 
 from logout_sso.client import HubError
 from logout_sso.hub.internal import registry
@@ -43,6 +49,27 @@ logger = logging.getLogger(__name__)
 #: A retry due sooner than this is queued with a countdown (well under Redis' visibility
 #: timeout, so it never runs twice); later ones are left to the sweeper.
 SHORT_RETRY_SECONDS = 60
+
+
+def close_unusable_connections(sender: Task | None = None, **kwargs: Any) -> None:  # type: ignore[type-arg]
+    """Before and after each of logout_sso's tasks run by a worker, close every database
+    connection that an error left unusable or that is older than ``CONN_MAX_AGE``, as Django
+    does before and after each request; a worker sends no request signals. Without it, a
+    worker that keeps its connection between tasks (``CELERY_DB_REUSE_MAX``, which Celery's
+    Django fixup honours by not closing it) kept a connection the database had dropped (a
+    restart, a failover) and failed every task with it until the fixup closed it,
+    ``CELERY_DB_REUSE_MAX`` tasks later. With ``CONN_HEALTH_CHECKS``, this also has the
+    connection checked before the task's first query. Eager tasks, and connections inside a
+    transaction, are left alone."""
+    if sender is None or not sender.name.startswith("logout_sso.") or sender.request.is_eager:
+        return
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+task_prerun.connect(close_unusable_connections, dispatch_uid="logout_sso_connections_before")
+task_postrun.connect(close_unusable_connections, dispatch_uid="logout_sso_connections_after")
 
 
 @shared_task(name="logout_sso.close_expired_sessions")
