@@ -1,5 +1,6 @@
-"""Faults the hub's deliveries survive (issue 6, "Durable"): a worker killed mid-fan-out, a Redis
-restart that loses its data, an application down for a while. None may lose a delivery.
+"""Faults the hub's deliveries survive (issue 6, "Durable"): a worker killed mid-fan-out, an
+application down for a while. None may lose a delivery. (Redis restarted with its data lost,
+PostgreSQL restarted and RabbitMQ's connections dropped: test_hub_infrastructure_faults.py.)
 
 Each scenario runs real ``celery worker`` processes (tests/services.py's ``running_worker``,
 whose lifetime the test controls: it kills one with SIGKILL) on Redis and the test database,
@@ -20,9 +21,7 @@ policy and moves the clock on between attempts instead.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -33,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.utils import timezone
 
 from logout_sso import api, tasks
@@ -63,11 +61,7 @@ from tests.hub_receivers import (
     validate_as_receiver,
 )
 from tests.services import (
-    STARTUP_SECONDS,
     database_name,
-    forget_broker_connections,
-    free_port,
-    redis_answers,
     running_worker,
     wait_for,
 )
@@ -236,75 +230,6 @@ def kill_worker(pids: list[int]) -> None:
     wait_for(lambda: all(process_gone(pid) for pid in pids), 10, f"worker {pids} outlived SIGKILL")
 
 
-# --- A Redis that can be restarted with its data lost ----------------------------------------
-
-
-class RestartableRedis:
-    """A redis-server of this test's own, without persistence: a restart loses every message.
-    Without a redis-server binary, the shared test Redis whose database is emptied instead."""
-
-    def __init__(self, workdir: Path, shared_url: str) -> None:
-        self.binary = shutil.which("redis-server")
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-        if self.binary is None:
-            self.url = shared_url
-        else:
-            self.port = free_port()
-            self.url = f"redis://127.0.0.1:{self.port}/0"
-            self.start()
-
-    def start(self) -> None:
-        assert self.binary is not None
-        self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(lambda: redis_answers(self.url), STARTUP_SECONDS, f"redis-server on {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def restart(self) -> None:
-        """Stop it and start it again, empty (or empty the shared database)."""
-        if self.binary is None:
-            redis.Redis.from_url(self.url).flushdb()
-            return
-        self.stop()
-        self.start()
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url)
-
-
-@pytest.fixture
-def restartable_redis(redis_url: str, tmp_path: Path) -> Iterator[RestartableRedis]:
-    workdir = tmp_path / "redis"
-    workdir.mkdir()
-    server = RestartableRedis(workdir, redis_url)
-    yield server
-    server.stop()
-
-
-@contextmanager
-def publishing_to(broker_url: str, queue: str) -> Iterator[None]:
-    """The tests' Celery app publishes to ``queue`` on ``broker_url``, where no worker
-    listens."""
-    previous = {key: celery_app.conf[key] for key in ("broker_url", "task_default_queue")}
-    celery_app.conf.update(broker_url=broker_url, task_default_queue=queue)
-    forget_broker_connections()
-    celery_app.set_current()
-    try:
-        yield
-    finally:
-        celery_app.conf.update(previous)
-        forget_broker_connections()
-
-
 # --- The scenarios ---------------------------------------------------------------------------
 
 
@@ -356,35 +281,6 @@ def test_worker_killed_mid_fan_out_loses_no_delivery(
     assert result.lost == 0
     assert result.duplicated <= in_flight  # At least once: only in-flight POSTs are repeated.
     assert all(len(receiver.received) <= 2 for receiver in by_application.values())
-    assert set(Delivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
-
-
-@pytest.mark.django_db(transaction=True)
-def test_redis_restart_with_its_data_lost_loses_no_delivery(
-    hub: FaultHub,
-    receivers: Callable[..., Receiver],
-    hub_jwks: JsonServer,
-    restartable_redis: RestartableRedis,
-) -> None:
-    by_application = {
-        hub.application(f"app-{index}", receiver): receiver
-        for index, receiver in enumerate(receivers() for _ in range(5))
-    }
-    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
-    with publishing_to(restartable_redis.url, queue):  # No worker is running.
-        hub.report_logout()
-    assert restartable_redis.client().llen(queue) == 1, "the message is not waiting in Redis"
-
-    restartable_redis.restart()
-
-    assert restartable_redis.client().llen(queue) == 0, "the message survived the restart"
-    assert delivered_count() == 0
-    assert not any(receiver.received for receiver in by_application.values())
-    with hub.worker(restartable_redis.url):
-        sweep_until_delivered(len(by_application))
-
-    result = tally("Redis restarted, its data lost", by_application, hub_jwks)
-    assert result == Tally(delivered=5, lost=0, duplicated=0)
     assert set(Delivery.objects.values_list("state", "attempts")) == {("delivered", 1)}
 
 
