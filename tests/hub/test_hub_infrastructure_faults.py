@@ -56,7 +56,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,7 @@ from django.db.utils import load_backend
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Organization, TrackedSession
 from logout_sso.models.events import Initiator
+from tests.celery_app import app as celery_app
 from tests.hub.test_hub_faults import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
@@ -110,6 +111,31 @@ DB_REUSE_MAX = 100
 # --- The hub, its 10,000 deliveries, its workers ---------------------------------------------
 
 
+@dataclass(frozen=True)
+class Worker:
+    """A worker process of a drill: its name and its log."""
+
+    name: str
+    log: Path
+
+    def failed_tasks(self) -> int:
+        """How many tasks it reported as failed (each with its traceback in its log)."""
+        return self.log.read_text().count(" raised unexpected: ")
+
+    def gave_up(self) -> bool:
+        """Whether it stopped on an error it does not recover from (it then exits)."""
+        return "Unrecoverable error" in self.log.read_text()
+
+    def answers(self) -> bool:
+        """Whether it answers a ping; not when the broker drops this process's connection
+        (the first use after a restart: the next ping reconnects)."""
+        with celery_app.connection_for_write() as broker:
+            try:
+                return bool(celery_app.control.ping(destination=[self.name], timeout=0.5))
+            except broker.connection_errors:
+                return False
+
+
 @dataclass
 class FarmHub:
     """Organization ``acme`` on the logout service, with quick retries: ``USERS`` users signed
@@ -123,10 +149,10 @@ class FarmHub:
     users: list[str]
 
     @contextmanager
-    def worker(self, broker_url: str, queue: str | None = None) -> Iterator[Path]:
+    def worker(self, broker_url: str, queue: str | None = None) -> Iterator[Worker]:
         """A hub worker process on ``broker_url`` (on ``queue``, or a new one) and this
-        process's database (its log), with the same ``LOGOUT_SSO`` settings, keeping its
-        database connection between tasks."""
+        process's database, with the same ``LOGOUT_SSO`` settings, keeping its database
+        connection between tasks."""
         database = {
             **connection.settings_dict,
             "CONN_MAX_AGE": CONN_MAX_AGE,
@@ -140,8 +166,10 @@ class FarmHub:
         }
         log_dir = self.log_dir / uuid.uuid4().hex[:8]
         log_dir.mkdir()
-        with running_worker(broker_url, database["NAME"], log_dir, overrides, CONCURRENCY, queue):
-            yield log_dir / "worker.log"
+        with running_worker(
+            broker_url, database["NAME"], log_dir, overrides, CONCURRENCY, queue
+        ) as name:
+            yield Worker(name, log_dir / "worker.log")
 
     def log_out(self, users: list[str]) -> None:
         """These users log out everywhere: an event and its 100 deliveries each, committed,
@@ -259,11 +287,6 @@ def fan_out_through(
     assert before_fault < DELIVERIES, "the fault came after the fan-out"
 
 
-def failed_tasks(worker_log: Path) -> int:
-    """How many tasks the worker reports as failed (each with its traceback in its log)."""
-    return worker_log.read_text().count(" raised unexpected: ")
-
-
 #: Deliveries that may be sent twice: the batches in flight when the fault came (each pool
 #: process sends an event's 100 deliveries as one batch).
 IN_FLIGHT = CONCURRENCY * APPLICATIONS
@@ -327,16 +350,31 @@ def restartable_redis(redis_url: str, tmp_path: Path) -> Iterator[RestartableRed
 def test_redis_restarted_with_its_data_lost_mid_fan_out_loses_no_delivery(
     farm_hub: Callable[[], FarmHub], hub_jwks: JsonServer, restartable_redis: RestartableRedis
 ) -> None:
+    """A worker holding unacknowledged messages when Redis goes away may stop for good
+    ("Unrecoverable error": kombu's Redis transport, restoring them as it closes the lost
+    connection, finds no connection to restore them with). Its supervisor would start it
+    again (docs/deployment.md): the drill does, and says so."""
     hub = farm_hub()
     scenario = "Redis restarted mid-fan-out, its data lost"
+    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
 
-    def restart() -> None:
-        restartable_redis.restart()
-        assert restartable_redis.client().dbsize() == 0, "Redis kept its data"
+    with ExitStack() as supervisor:
+        worker = supervisor.enter_context(hub.worker(restartable_redis.url, queue))
 
-    with hub.worker(restartable_redis.url):
+        def restart() -> None:
+            restartable_redis.restart()
+            assert restartable_redis.client().dbsize() == 0, "Redis kept its data"
+            wait_for(
+                lambda: worker.answers() or worker.gave_up(),
+                STARTUP_SECONDS,
+                "the worker neither reconnected nor stopped",
+            )
+            if worker.gave_up():
+                supervisor.enter_context(hub.worker(restartable_redis.url, queue))
+
         fan_out_through(hub, restart, scenario)
 
+    print(f"[{scenario}] the worker stopped and was started again: {worker.gave_up()}")
     result = hub.tally(scenario, hub_jwks)
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
     assert result.duplicated <= IN_FLIGHT
@@ -468,7 +506,7 @@ def test_postgresql_restarted_mid_fan_out_loses_no_delivery(
         connection.close()  # This process's: it only observes.
         private_postgresql.restart()
 
-    with hub.worker(redis_url) as worker_log:
+    with hub.worker(redis_url) as worker:
         fan_out_through(
             hub,
             restart,
@@ -477,8 +515,8 @@ def test_postgresql_restarted_mid_fan_out_loses_no_delivery(
             fault_when=lambda: delivered_count() == half * APPLICATIONS,
         )
 
-    failed = failed_tasks(worker_log)
-    print(f"[{scenario}] tasks failed: {failed} (see {worker_log})")
+    failed = worker.failed_tasks()
+    print(f"[{scenario}] tasks failed: {failed} (see {worker.log})")
     result = hub.tally(scenario, hub_jwks)
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
     # Each task checked its connection first, and opened a new one: none failed.
@@ -604,13 +642,13 @@ def test_rabbitmq_connections_dropped_mid_fan_out_lose_no_delivery(
     queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     cut: list[int] = []
     try:
-        with hub.worker(proxied_url, queue) as worker_log:
+        with hub.worker(proxied_url, queue) as worker:
             fan_out_through(hub, lambda: cut.append(proxy.cut()), scenario)
     finally:
         with kombu.Connection(rabbitmq_url) as broker:
             kombu.Queue(queue).bind(broker.default_channel).delete()
 
-    print(f"[{scenario}] connections cut: {cut[0]}; tasks failed: {failed_tasks(worker_log)}")
+    print(f"[{scenario}] connections cut: {cut[0]}; tasks failed: {worker.failed_tasks()}")
     result = hub.tally(scenario, hub_jwks)
     assert cut[0] >= 2  # The worker's and this process's at least.
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
