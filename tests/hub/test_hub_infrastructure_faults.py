@@ -20,7 +20,8 @@ timeouts of 0.5 and 1 s, so a claim's lease is 6.5 s.
 - **Redis** (:class:`RestartableRedis`): a redis-server of the drill's own, without
   persistence, stopped and started again while the workers send: the queued messages and those
   the workers hold unacknowledged are gone. The sweeper sends what they held once their leases
-  are over.
+  are over. A worker that stops for good on the restart (kombu's Redis transport, see the
+  drill) is started again, as its supervisor would.
 - **PostgreSQL** (:class:`PrivatePostgreSQL`): a real server restarted (``pg_ctl restart -m
   fast``: every backend is terminated, the workers' connections with them), never the shared
   one. The drill owns a cluster initdb'd into a temporary directory (as the ``postgres`` user
@@ -410,27 +411,31 @@ class PrivatePostgreSQL:
         self.data = self.directory / "data"
         self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/logout_sso_drill"
+        try:
+            self.start()
+        except RuntimeError:
+            self.remove()
+            raise
+
+    def start(self) -> None:
+        """initdb, start the server, create the database."""
         self.run("initdb", "-D", str(self.data), "--auth=trust", "--username=postgres")
         # Durability of the server's own files is not drilled here: fsync off, faster.
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         self.pg_ctl("start", "-o", options)
-        self.run(
-            "createdb",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "logout_sso_drill",
-        )
+        server = (f"--port={self.port}", "--host=127.0.0.1", "--username=postgres")
+        self.run("createdb", *server, "logout_sso_drill")
 
     def run(self, program: str, *arguments: str) -> None:
-        subprocess.run(
+        """One of PostgreSQL's programs, as the cluster's owner; RuntimeError if it fails."""
+        done = subprocess.run(
             [*self.as_owner, str(self.programs / program), *arguments],
-            check=True,
             capture_output=True,
+            text=True,
+            check=False,
         )
+        if done.returncode:
+            raise RuntimeError(f"{program} {' '.join(arguments)}: {done.stderr or done.stdout}")
 
     def pg_ctl(self, *arguments: str) -> None:
         """``pg_ctl`` on the cluster, waiting until it is done."""
@@ -444,7 +449,7 @@ class PrivatePostgreSQL:
 
     def remove(self) -> None:
         """Stop the server at once and delete the cluster."""
-        with suppress(subprocess.CalledProcessError):
+        with suppress(RuntimeError):
             self.pg_ctl("stop", "-m", "immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
 
