@@ -50,7 +50,7 @@ docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 # Speed lives here, not in the tests: results in benchmarks/results.json, docs/benchmarks.md.
-bench benchmark: $(VENV)/.installed-test
+bench benchmark: $(VENV)/.installed-bench
 	$(BIN)/pytest benchmarks -p tests.services -p tests.oidc_provider -p no:cacheprovider --liveserver 127.0.0.1 -s -q
 
 migrations-check: $(VENV)/.installed-test

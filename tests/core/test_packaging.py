@@ -169,6 +169,9 @@ def test_the_extras():
     assert extras["docs"] == ["mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
     [itself] = [line for line in extras["test"] if Requirement(line).name == PROJECT["name"]]
     assert Requirement(itself).extras >= {"hub", "redis", "metrics", "demo"}
+    [itself] = [line for line in extras["bench"] if Requirement(line).name == PROJECT["name"]]
+    assert Requirement(itself).extras >= {"test"}
+    assert "gunicorn" in requirement_names(extras["bench"])
     [itself] = [line for line in extras["dev"] if Requirement(line).name == PROJECT["name"]]
     assert Requirement(itself).extras >= {"test", "docs"}
 
