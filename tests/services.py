@@ -134,6 +134,30 @@ def forget_broker_connections() -> None:
         amqp._producer_pool = None
 
 
+def settings_environment(
+    redis_url: str, database_name: str, overrides: dict[str, Any]
+) -> dict[str, str]:
+    """The environment variables that point a process of ours (a Celery worker, a web server)
+    at tests.settings, the Redis broker and the test database, with ``overrides`` (setting
+    names and values, as JSON: tests/settings.py reads them)."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "CELERY_BROKER_URL": redis_url,
+        "LOGOUT_SSO_TEST_DATABASE_NAME": database_name,
+        "LOGOUT_SSO_TEST_OVERRIDES": json.dumps(overrides),
+    }
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """Ask ``process`` to stop (SIGTERM: a graceful shutdown), kill it after ``grace`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_worker(
     redis_url: str,
@@ -160,11 +184,8 @@ def running_worker(
     env = {
         **os.environ,
         **(environment or {}),
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "CELERY_BROKER_URL": redis_url,
-        "LOGOUT_SSO_TEST_DATABASE_NAME": database_name,
-        "LOGOUT_SSO_TEST_OVERRIDES": json.dumps(
-            {**(overrides or {}), "CELERY_TASK_DEFAULT_QUEUE": queue}
+        **settings_environment(
+            redis_url, database_name, {**(overrides or {}), "CELERY_TASK_DEFAULT_QUEUE": queue}
         ),
     }
     command = [
@@ -187,12 +208,7 @@ def running_worker(
         wait_for(ready, STARTUP_SECONDS, f"Celery worker {name} did not answer a ping")
         yield name
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         celery_app.conf.update(previous)
         forget_broker_connections()
 
