@@ -102,8 +102,10 @@ def end_organization_sessions(organization_id: int) -> int:
 
 
 def end_indexed(entries: QuerySet[LocalSession]) -> int:
-    """End the sessions of these index entries and drop the entries; return how many."""
-    with transaction.atomic():
+    """End the sessions of these index entries and drop the entries; return how many. Within
+    a caller's transaction (a logout's), no savepoint of its own: two round trips fewer to the
+    database, and an error here undoes the caller's work anyway."""
+    with transaction.atomic(savepoint=False):
         keys = list(entries.select_for_update().values_list("session_key", flat=True))
         end_session_keys(keys)
     return len(keys)

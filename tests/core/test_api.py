@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from logout_sso import api
 from logout_sso.models import Application, LogoutEvent, TrackedSession
@@ -97,6 +99,21 @@ def test_log_out_user_ends_the_users_sessions_in_this_project_too(tenants):
     assert event is not None
     assert event.sessions_ended == 1
     assert (is_signed_in(here), is_signed_in(in_globex)) == (False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_out_user_takes_no_savepoint(tenants):
+    """A logout is one transaction: no part of it sets a savepoint of its own (a SAVEPOINT
+    and a RELEASE are two more round trips to the database on the session API's critical
+    path)."""
+    acme, _globex, wiki = tenants
+    track_session(wiki, acme, "alice")
+    sign_in_through_idp(Client(), acme, issuer=IDP_ISSUER, sub="alice", sid="s1")
+
+    with CaptureQueriesContext(connection) as queries:
+        api.log_out_user(acme, initiator=api.Initiator.API, issuer=IDP_ISSUER, sub="alice")
+
+    assert [query["sql"] for query in queries if "SAVEPOINT" in query["sql"].upper()] == []
 
 
 def test_log_out_user_signed_in_only_here_is_recorded(tenants):
