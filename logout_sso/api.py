@@ -103,8 +103,9 @@ def log_out_user(
         ended_here = session_index.end_sessions(
             issuer, sub=sub, sid=sid, organization_ids=[organization.pk]
         )
-        tracked = outbox.has_live_sessions(
-            issuer=issuer, sub=sub, sid=sid, organization=organization
+        # Read once: whether there is anything to end, and what the fan-out ends.
+        tracked = outbox.holders(
+            outbox.live_sessions(issuer, sub=sub, sid=sid, organization_ids=[organization.pk])
         )
         if not tracked and not ended_here:
             return None
@@ -115,6 +116,7 @@ def log_out_user(
             sub=sub,
             sid=sid,
             organization=organization,
+            sessions=tracked,
             sessions_ended=ended_here,
             **{field: value for field, value in initiated_by.items() if value is not None},
         )

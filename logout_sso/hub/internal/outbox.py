@@ -47,11 +47,6 @@ def sessions_of(event: LogoutEvent) -> QuerySet[TrackedSession]:
     return live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
 
 
-def has_live_sessions(*, issuer: str, sub: str, sid: str, organization: Organization) -> bool:
-    """Whether a logout of that user in that organization has anything to end."""
-    return live_sessions(issuer, sub=sub, sid=sid, organization_ids=[organization.pk]).exists()
-
-
 class Holder(NamedTuple):
     """A live tracked session, as a logout plans its deliveries (see :func:`holders`)."""
 
@@ -165,16 +160,23 @@ def end_tracked(sessions: Iterable[Holder], now: datetime) -> None:
 
 
 @transaction.atomic(savepoint=False)
-def fan_out(event: LogoutEvent, organization_ids: list[int] | None = None) -> int:
+def fan_out(
+    event: LogoutEvent,
+    organization_ids: list[int] | None = None,
+    sessions: list[Holder] | None = None,
+) -> int:
     """Deliveries of ``event`` to every application holding one of its sessions in those
     organizations (by default, the event's own); the sessions are marked ended, and the tasks
     that send the deliveries are queued once the transaction commits. Returns how many
-    deliveries. Nothing outside those organizations is ended, here or elsewhere."""
+    deliveries. Nothing outside those organizations is ended, here or elsewhere. ``sessions``:
+    the event's :func:`holders` in its own organization, when the caller read them already in
+    this transaction."""
     now = timezone.now()
     scope = [event.organization_id] if organization_ids is None else organization_ids
-    sessions = holders(
-        live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
-    )
+    if sessions is None:
+        sessions = holders(
+            live_sessions(event.issuer, sub=event.sub, sid=event.sid, organization_ids=scope)
+        )
     planned = plan(event, sessions)
     queued = write([(event, planned)], now)
     if any(p.direct for p in planned):
@@ -193,10 +195,12 @@ def record_logout(
     sub: str = "",
     sid: str = "",
     organization: Organization,
+    sessions: list[Holder] | None = None,
     **fields: Any,
 ) -> LogoutEvent:
-    """Record a logout and fan it out; ``fields``: more of the event's, e.g.
-    ``initiated_by_user``, ``initiated_by_application``, ``sessions_ended``."""
+    """Record a logout and fan it out; ``sessions``: the user's :func:`holders` in the
+    organization, when the caller read them already in this transaction; ``fields``: more of
+    the event's, e.g. ``initiated_by_user``, ``initiated_by_application``, ``sessions_ended``."""
     event = LogoutEvent.objects.create(
         initiator=initiator,
         issuer=issuer,
@@ -206,7 +210,7 @@ def record_logout(
         **fields,
     )
     metrics.logouts_recorded(initiator)
-    fan_out(event)
+    fan_out(event, sessions=sessions)
     return event
 
 
