@@ -6,12 +6,14 @@ loop serves them all, so they cost the process under test no CPU), answers every
 ``200`` after DELAY seconds on kept-alive connections, and prints the ports as one JSON line.
 Then it reads commands on its standard input, one per line, and answers each with one JSON line:
 
-- ``count``: ``{"requests": N}``, the requests answered so far;
+- ``count``: ``{"requests": N, "unanswered": U, "connections": M}``, the requests answered so
+  far, those received and not answered yet, and the connections open now;
 - ``down PORT``: stops listening on PORT and drops its connections (an application that is
   down: connections are refused), ``{"down": PORT}``;
 - ``up PORT``: listens on PORT again, ``{"up": PORT}``;
-- ``tokens PATH``: writes ``{"PORT": [logout_token, ...]}`` of every request answered so far
-  to PATH, ``{"requests": N}``.
+- ``tokens PATH``: writes ``{"PORT": [logout_token, ...]}`` of every request received so far
+  (kept as soon as it is read, before it is answered: a sender that dies waiting for the answer
+  was still heard) to PATH, and answers as ``count`` does.
 
 When its standard input closes it prints ``{"requests": N}`` and exits.
 
@@ -39,6 +41,7 @@ class _Farm:
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.answered = 0
+        self.received = 0
         self.tokens: dict[int, list[str]] = defaultdict(list)
         self.servers: dict[int, asyncio.Server] = {}
         self.connections: dict[int, set[asyncio.StreamWriter]] = defaultdict(set)
@@ -70,12 +73,13 @@ class _Farm:
                     if name.strip().lower() == b"content-length":
                         length = int(value.strip())
                 body = await reader.readexactly(length)
+                self.tokens[port].extend(parse_qs(body.decode()).get("logout_token", []))
+                self.received += 1
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 writer.write(RESPONSE)
                 await writer.drain()
                 self.answered += 1
-                self.tokens[port].extend(parse_qs(body.decode()).get("logout_token", []))
         except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
             pass
         finally:
@@ -89,7 +93,12 @@ class _Farm:
         elif verb == "down":
             self.down(int(argument))
             return {"down": int(argument)}
-        return {"requests": self.answered}
+        open_now = sum(len(writers) for writers in self.connections.values())
+        return {
+            "requests": self.answered,
+            "unanswered": self.received - self.answered,
+            "connections": open_now,
+        }
 
 
 async def _main(count: int, delay: float) -> None:
@@ -154,6 +163,15 @@ class ReceiverFarm:
     def requests(self) -> int:
         """How many requests the receivers have answered."""
         return self._ask("count")["requests"]
+
+    def unanswered(self) -> int:
+        """How many requests the receivers have received and not answered yet."""
+        return self._ask("count")["unanswered"]
+
+    def connections(self) -> int:
+        """How many connections to the receivers are open (0 once every sender that was
+        connected has gone: everything it sent has been read)."""
+        return self._ask("count")["connections"]
 
     def take_down(self, port: int) -> None:
         """The receiver on ``port`` stops listening: connections to it are refused."""
