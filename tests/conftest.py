@@ -8,7 +8,8 @@ organizations' identity providers), ``admin/``, ``example/``,
 here as plugins (pytest takes ``pytest_plugins`` only from this root conftest): the services
 (Redis, a Celery worker: ``tests/services.py``), the OpenID provider
 (``tests/oidc_provider.py``), the hub's receivers, keys, settings and worker
-(``tests/hub_receivers.py``) and a Shared Signals transmitter (``tests/ssf_transmitter.py``).
+(``tests/hub_receivers.py``), a Shared Signals transmitter (``tests/ssf_transmitter.py``) and
+the fault drills' hub (``tests/drills.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ pytest_plugins = [
     "tests.oidc_provider",
     "tests.hub_receivers",
     "tests.ssf_transmitter",
+    "tests.drills",
 ]
 
 #: Fixtures that start or reach a real service or process (Redis, a Celery worker, the OpenID
