@@ -15,7 +15,7 @@ claim's lease holds) until the 10,000 are delivered. Each drill verifies every t
 applications received with logout_sso's own receiver code and prints delivered / lost (a user
 an application never received a token for) / duplicated (tokens beyond one per user and
 application), and how long the fan-out took, from the first logout recorded to the last
-delivery recorded. Time is scaled down as in tests/hub/test_hub_faults.py: connect and read
+delivery recorded. Time is scaled down as in tests/drills.py (``TIMEOUTS``): connect and read
 timeouts of 0.5 and 1 s, so a claim's lease is 6.5 s.
 
 - **Redis** (:class:`RestartableRedis`): a redis-server of the drill's own, without
@@ -56,7 +56,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -75,17 +74,10 @@ from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Application, Organization, TrackedSession
 from logout_sso.models.events import Initiator
 from tests.celery_app import app as celery_app
-from tests.hub.test_hub_faults import (
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
-    Tally,
-    delivered_count,
-    sweep_until,
-)
+from tests.drills import TIMEOUTS, Tally, delivered_count, sweep_until, verified
 from tests.hub_receivers import (
     IDP_ISSUER,
     JsonServer,
-    as_receiver,
     hub_logout_sso,
     hub_policy,
 )
@@ -182,27 +174,13 @@ class FarmHub:
             )
 
     def tally(self, scenario: str, jwks: JsonServer) -> Tally:
-        """Verify every token each application received, as that application; count."""
-        received: Counter[tuple[int, str]] = Counter()
-        for port, tokens in self.farm.tokens().items():
-            application = self.applications[port]
-            with as_receiver(application.client_id, jwks.url) as receive:
-                for token in tokens:
-                    accepted = receive(token)
-                    assert (accepted.issuer, accepted.sid) == (IDP_ISSUER, "")
-                    received[application.pk, accepted.sub] += 1
-        expected = {(app.pk, sub) for app in self.applications.values() for sub in self.users}
-        assert set(received) <= expected
-        result = Tally(
-            delivered=delivered_count(),
-            lost=len(expected - set(received)),
-            duplicated=sum(received.values()) - len(received),
-        )
-        print(
-            f"\n[{scenario}] delivered={result.delivered} lost={result.lost} "
-            f"duplicated={result.duplicated}"
-        )
-        return result
+        """Verify every token each application received, as that application; count
+        (tests/drills.py's :func:`~tests.drills.verified` and :meth:`~tests.drills.Tally.of`)."""
+        by_port = self.farm.tokens()
+        tokens = {app: by_port.get(port, []) for port, app in self.applications.items()}
+        expected = [(app.pk, sub) for app in self.applications.values() for sub in self.users]
+        received = verified(tokens, jwks, algorithms=("RS256",))
+        return Tally.of(scenario, received, expected, delivered_count())
 
 
 @pytest.fixture
@@ -214,11 +192,7 @@ def farm_hub(
     farms: list[ReceiverFarm] = []
 
     def make() -> FarmHub:
-        hub_settings.LOGOUT_SSO = hub_logout_sso(
-            hub_rsa_pem,
-            DELIVERY_CONNECT_TIMEOUT=CONNECT_TIMEOUT,
-            DELIVERY_READ_TIMEOUT=READ_TIMEOUT,
-        )
+        hub_settings.LOGOUT_SSO = hub_logout_sso(hub_rsa_pem, **TIMEOUTS)
         acme = Organization.objects.create(slug="acme", name="Acme")
         hub_policy(
             acme,
