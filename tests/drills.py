@@ -42,6 +42,7 @@ from typing import Any
 
 import jwt
 import pytest
+from django.db import transaction
 from django.db.models import QuerySet
 
 from logout_sso import tasks
@@ -294,11 +295,13 @@ class DrillHub:
     queue: str = field(default_factory=lambda: f"logout_sso_drills_{uuid.uuid4().hex[:12]}")
 
     def applications(self, farm: ReceiverFarm) -> dict[int, Application]:
-        """An application of the organization on each of the farm's ports, by port."""
-        return {
-            port: register_application(f"app-{port}", self.organization, uri=farm.url(port))[0]
-            for port in farm.ports
-        }
+        """An application of the organization on each of the farm's ports, by port (in one
+        transaction: one commit, not a few per application)."""
+        with transaction.atomic():
+            return {
+                port: register_application(f"app-{port}", self.organization, uri=farm.url(port))[0]
+                for port in farm.ports
+            }
 
     def fan_out(
         self,
