@@ -1,6 +1,10 @@
-"""What the hub benchmarks share: keys, receivers' delay, applications and sessions."""
+"""What the hub benchmarks share: keys, receivers, applications and sessions."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -53,6 +57,49 @@ def signed_in_everywhere(organization: Organization, apps: list[Application], su
         )
         for application in apps
     )
+
+
+def sign_in_everyone(organization: Organization, apps: list[Application], users: int) -> None:
+    """``users`` users (``user-000000``...) with a session in each application (bulk: this is
+    the setup)."""
+    TrackedSession.objects.bulk_create(
+        (
+            TrackedSession(
+                application=application,
+                organization=organization,
+                issuer=IDP,
+                sub=f"user-{number:06}",
+                session_id=f"{number}-{application.pk}",
+            )
+            for number in range(users)
+            for application in apps
+        ),
+        batch_size=5000,
+    )
+
+
+class Receivers:
+    """``count`` loopback receivers answering after ``delay`` seconds, in a process of their own
+    (``benchmarks/receivers.py``), counting the requests they answer."""
+
+    def __init__(self, count: int, delay: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.receivers", str(count), str(delay)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.ports: list[int] = json.loads(self.process.stdout.readline())
+
+    def stop(self) -> int:
+        """Stop them; return how many requests they answered."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.close()
+        answered = json.loads(self.process.stdout.readline())["requests"]
+        self.process.wait(timeout=10)
+        return int(answered)
 
 
 def percentile_95(values: list[float]) -> float:

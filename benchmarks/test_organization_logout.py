@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from functools import partial
@@ -32,7 +30,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from benchmarks.hub_setup import IDP, KEYS, applications, percentile_95, signed_in_everywhere
+from benchmarks.hub_setup import (
+    IDP,
+    KEYS,
+    Receivers,
+    applications,
+    percentile_95,
+    sign_in_everyone,
+    signed_in_everywhere,
+)
 from benchmarks.test_hub_end_to_end import HUB, all_sent, kept_alive
 from benchmarks.test_rp_costs import record
 from logout_sso import api
@@ -42,7 +48,6 @@ from logout_sso.models import (
     LogoutEvent,
     Organization,
     OrganizationLogoutJob,
-    TrackedSession,
 )
 from logout_sso.models.events import DeliveryState
 from tests.celery_app import app as celery_app
@@ -60,50 +65,6 @@ ROUTES = {
     "logout_sso.run_organization_logout": {"queue": BULK_QUEUE},
     "logout_sso.deliver_organization_logout": {"queue": BULK_QUEUE},
 }
-
-
-class SlowReceivers:
-    """2 x 5 receivers answering after 20 ms, in a process of their own."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "benchmarks.receivers",
-                str(2 * APPLICATIONS), str(RECEIVER_DELAY),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        self.ports: list[int] = json.loads(self.process.stdout.readline())
-
-    def stop(self) -> int:
-        """Stop them; return how many requests they answered."""
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.close()
-        answered = json.loads(self.process.stdout.readline())["requests"]
-        self.process.wait(timeout=10)
-        return int(answered)
-
-
-def sign_in_everyone(organization: Organization, apps: list[Application], users: int) -> None:
-    """``users`` users with a session in each application (bulk: this is the setup)."""
-    TrackedSession.objects.bulk_create(
-        (
-            TrackedSession(
-                application=application,
-                organization=organization,
-                issuer=IDP,
-                sub=f"user-{number:06}",
-                session_id=f"{number}-{application.pk}",
-            )
-            for number in range(users)
-            for application in apps
-        ),
-        batch_size=5000,
-    )
 
 
 def single_logout(client: Client, organization: Organization, apps: list[Application]) -> float:
@@ -159,7 +120,7 @@ def workers(
 def test_organization_logout_at_scale(
     layout: str, settings: Any, redis_url: str, django_db_blocker: Any, tmp_path: Any
 ) -> None:
-    receivers = SlowReceivers()
+    receivers = Receivers(2 * APPLICATIONS, RECEIVER_DELAY)
     slow_ports = receivers.ports
     hub = {**HUB, "HUB_SIGNING_KEY": KEYS["RS256"]}
     settings.LOGOUT_SSO = hub
