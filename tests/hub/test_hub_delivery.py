@@ -32,8 +32,9 @@ from jwt.algorithms import RSAAlgorithm
 
 from logout_sso import tasks
 from logout_sso.hub.internal import claims as claiming
-from logout_sso.hub.internal import sender
+from logout_sso.hub.internal import outgoing, sender
 from logout_sso.hub.internal.outbox import record_logout
+from logout_sso.hub.internal.outgoing import Outgoing
 from logout_sso.models import (
     Application,
     Delivery,
@@ -473,6 +474,48 @@ def test_a_message_that_comes_late_claims_its_deliveries_again_before_sending(
     assert sender.send([delivery]).delivered == 1
     assert len(receiver.received) == 1
     assert delivery_to(application).state == "delivered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_message_and_its_copy_at_once_send_each_delivery_once(hub, receivers, monkeypatch):
+    receiver = receivers()
+    for number in range(10):
+        hub.application(f"app-{number}", receiver)
+    with messages_lost(monkeypatch, run_out=False) as claims:
+        event = record_user_logout(hub.acme)
+    # Less of the lease is left than an attempt may take: each copy renews its batch first.
+    Delivery.objects.update(next_attempt_at=timezone.now() + timedelta(seconds=1))
+
+    delivered = at_once(lambda: sender.deliver_event(event.pk, claims[0]).delivered)
+
+    assert sorted(delivered) == [0, 10]
+    assert len(receiver.received) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_message_sends_only_what_the_sweeper_did_not_take_meanwhile(
+    hub, receivers, monkeypatch
+):
+    receiver = receivers()
+    for number in range(10):
+        hub.application(f"app-{number}", receiver)
+    with messages_lost(monkeypatch) as claims:  # Their lease ran out.
+        event = record_user_logout(hub.acme)
+    taken: list[Outgoing] = []
+    read = outgoing.read
+
+    def read_then_the_sweeper_takes_four(*arguments: Any) -> list[Outgoing]:
+        """The task has read its batch; before it claims it again, the sweeper takes four."""
+        monkeypatch.setattr(outgoing, "read", read)  # Once.
+        batch = read(*arguments)
+        taken.extend(claiming.claim(Delivery.objects.filter(claiming.due()), 4))
+        return batch
+
+    monkeypatch.setattr(outgoing, "read", read_then_the_sweeper_takes_four)
+    assert sender.deliver_event(event.pk, claims[0]).delivered == 6
+    assert sender.send(taken).delivered == 4
+    assert len(receiver.received) == 10
+    assert not event.deliveries.exclude(state="delivered").exists()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,8 @@
 A sender sends only the deliveries it holds a *claim* on: a token in the row, with the next
 attempt pushed a lease ahead. A fan-out's deliveries are written already claimed for the tasks
 queued to send them (:func:`claims_for`); a retry, or the sweeper, claims the due ones with one
-conditional UPDATE (:func:`claim`). Two workers, a task and the sweeper, or a redelivered message
+conditional UPDATE (:func:`claim`); a task that starts late renews what it holds, with one
+UPDATE too (:func:`renew`). Two workers, a task and the sweeper, or a redelivered message
 can therefore never send the same delivery at once, on PostgreSQL as on SQLite.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -97,5 +99,28 @@ def take_held(held: QuerySet[Delivery], limit: int) -> list[Outgoing]:
     if batch:
         lease_end = min(delivery.next_attempt_at or timezone.now() for delivery in batch)
         if lease_end < timezone.now() + timedelta(seconds=attempt_seconds()):
-            return claim(held.filter(state=DeliveryState.PENDING), limit)
+            return renew(batch, held.db)
     return batch
+
+
+def renew(batch: list[Outgoing], using: str) -> list[Outgoing]:
+    """Claim ``batch`` again, under a new claim and for a whole lease: those of its deliveries
+    whose claim has not changed since they were read (one conditional ``UPDATE`` on the rows'
+    own columns, which PostgreSQL checks again on a row another sender changed meanwhile: a
+    sweeper that took some, or a copy of this task renewing them at the same moment, keeps
+    them). Return them. When some were taken, fewer than the batch come back and the
+    sender's loop ends: the rest of the claim, past its lease too, is the sweeper's."""
+    token = new_claim()
+    lease_end = timezone.now() + timedelta(seconds=lease_seconds())
+    renewed = (
+        Delivery.objects.using(using)
+        .filter(
+            pk__in=[delivery.pk for delivery in batch],
+            claim__in={delivery.claim for delivery in batch},
+            state=DeliveryState.PENDING,
+        )
+        .update(claim=token, next_attempt_at=lease_end)
+    )
+    if renewed == len(batch):
+        return [replace(delivery, claim=token, next_attempt_at=lease_end) for delivery in batch]
+    return outgoing.read(Delivery.objects.using(using).filter(claim=token), len(batch))
