@@ -145,13 +145,13 @@ def spent(before: Readings, after: Readings) -> dict[str, float]:
     }
 
 
-def record_everyone(organization: Organization) -> list[tuple[int, str]]:
+def record_everyone(organization: Organization, users: int = USERS) -> list[tuple[int, str]]:
     """Each user's logout recorded as the API records it; return the messages its commit
     would have queued (event id, claim), held back."""
     messages: list[tuple[int, str]] = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tasks.deliver_event, "delay", lambda *message: messages.append(message))
-        for number in range(USERS):
+        for number in range(users):
             record_logout(
                 initiator=Initiator.API,
                 issuer=IDP,
@@ -298,7 +298,13 @@ def test_throughput_with_scale_out(
         "DELIVERY_TASKS_PER_EVENT": TASKS_PER_EVENT,
     }
     settings.LOGOUT_SSO = hub  # The recording's claims are dealt out as the workers' are.
-    overrides = {"LOGOUT_SSO": hub, **kept_alive(django_db_blocker)}
+    # Each pool process keeps one connection for the whole run (Celery would close it after
+    # CELERY_DB_REUSE_MAX tasks: a reconnection, about 8 ms, but its backend's CPU lost).
+    overrides = {
+        "LOGOUT_SSO": hub,
+        **kept_alive(django_db_blocker),
+        "CELERY_DB_REUSE_MAX": USERS * TASKS_PER_EVENT + 1,
+    }
     database = database_name(django_db_blocker)
     organization = Organization.objects.create(slug="acme", name="Acme")
     results: dict[int, list[dict[str, Any]]] = {processes: [] for processes in PROCESSES}
@@ -330,3 +336,42 @@ def test_throughput_with_scale_out(
         }
     print("\n" + table(broker, results))
     record(f"hub_scale_out_{broker}_{connection.vendor}_{ALGORITHM}", summary)
+
+
+PROFILE = os.environ.get("BENCH_SCALE_PROFILE", "")
+PROFILED_USERS = 100
+
+
+@pytest.mark.skipif(not PROFILE, reason="BENCH_SCALE_PROFILE names the profile's file")
+@pytest.mark.django_db(transaction=True)
+def test_one_worker_profile(settings: Any) -> None:
+    """A worker's task body in this process, over 10,000 deliveries: its CPU per delivery
+    unprofiled, then pyinstrument's profile of another 10,000 (HTML in ``BENCH_SCALE_PROFILE``,
+    text printed)."""
+    pyinstrument = pytest.importorskip("pyinstrument")
+    settings.LOGOUT_SSO = {**HUB, "HUB_SIGNING_KEY": KEYS[ALGORITHM]}
+    organization = Organization.objects.create(slug="acme", name="Acme")
+    receivers = Receivers(APPLICATIONS, 0.0)
+    try:
+        rounds = []
+        for label in ("plain", "profiled"):
+            apps = applications(organization, receivers.ports, label)
+            sign_in_everyone(organization, apps, PROFILED_USERS)
+            rounds.append(record_everyone(organization, PROFILED_USERS))
+        analyze()
+        tasks.deliver_event.apply(rounds[0][0])  # Warm: imports, connections, key.
+        cpu = time.process_time()
+        for message in rounds[0][1:]:
+            tasks.deliver_event.apply(message)
+        cpu = time.process_time() - cpu
+        profiler = pyinstrument.Profiler(interval=0.0005)
+        with profiler:
+            for message in rounds[1]:
+                tasks.deliver_event.apply(message)
+    finally:
+        answered = receivers.stop()
+    deliveries = (len(rounds[0]) - 1) * APPLICATIONS
+    print(f"\nCPU per delivery, unprofiled: {cpu * 1e3 / deliveries:.4f} ms ({deliveries})")
+    Path(PROFILE).write_text(profiler.output_html())
+    print(profiler.output_text(show_all=False, color=False))
+    assert answered == 2 * PROFILED_USERS * APPLICATIONS
