@@ -39,7 +39,7 @@ import redis
 from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
-from kombu import Connection, Queue
+from kombu import Connection, Exchange, Queue
 
 from benchmarks.hub_setup import (
     IDP,
@@ -177,9 +177,11 @@ def forget_everything() -> None:
 
 
 def delete_queue(broker_url: str, queue: str) -> None:
-    """Delete a worker's queue (RabbitMQ keeps it otherwise; other people use that server)."""
+    """Delete a worker's queue and its exchange, of the same name (the broker keeps them
+    otherwise; other people use that server)."""
     with Connection(broker_url) as broker:
         Queue(queue).bind(broker.default_channel).delete()
+        Exchange(queue).bind(broker.default_channel).delete()
 
 
 def tenths(started: Any, delivered_at: list[Any]) -> list[float]:
