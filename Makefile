@@ -50,8 +50,13 @@ docs: $(VENV)/.installed-docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 # Speed lives here, not in the tests: results in benchmarks/results.json, docs/benchmarks.md.
+# On PostgreSQL and Redis, as in production (BENCH_DATABASE_URL=sqlite:///var/bench.sqlite3 for
+# the embedded tier); BENCHMARKS=benchmarks/test_hub_scale_out.py runs one module.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/logout_sso_bench
+BENCHMARKS ?= benchmarks
 bench benchmark: $(VENV)/.installed-bench
-	$(BIN)/pytest benchmarks -p tests.services -p tests.oidc_provider -p no:cacheprovider --liveserver 127.0.0.1 -s -q
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/pytest $(BENCHMARKS) -p tests.services \
+		-p tests.oidc_provider -p no:cacheprovider --liveserver 127.0.0.1 -s -q
 
 migrations-check: $(VENV)/.installed-test
 	$(BIN)/python -m django makemigrations --check --dry-run --settings=tests.settings
