@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from logout_sso.models.organizations import Organization
@@ -46,10 +45,14 @@ class LocalSession(models.Model):
         verbose_name = _("local session")
         verbose_name_plural = _("local sessions")
         indexes = [
-            models.Index(
-                fields=["issuer", "sid"], condition=~Q(sid=""), name="logout_sso_local_sid"
-            ),
-            models.Index(fields=["issuer", "sub"], name="logout_sso_local_sub"),
+            # The sessions of an IdP session (sid) or of a user (sub) at an issuer, in some
+            # organizations or any (session_index.matching_sessions). The most selective column
+            # first, the organization in the index: with (issuer, sub) only, SQLite read every
+            # session of the organization for a logout scoped to it (the hub's). No condition
+            # on the sid: SQLite cannot use an index of rows with sid <> '' for sid = ?, and
+            # read every session of the issuer for a logout by sid.
+            models.Index(fields=["sid", "issuer", "organization"], name="logout_sso_local_sid"),
+            models.Index(fields=["sub", "issuer", "organization"], name="logout_sso_local_sub"),
         ]
 
     def __str__(self) -> str:
