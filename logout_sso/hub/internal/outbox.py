@@ -34,8 +34,12 @@ def live_sessions(
     """The live tracked sessions of that IdP session (``sid``), or of every session of ``sub``,
     in those organizations (None: in any)."""
     # No order: nothing reads them in order, and a sort is a temporary B-tree on SQLite.
-    sessions = TrackedSession.objects.live().filter(issuer=issuer).order_by()
-    sessions = sessions.filter(sid=sid) if sid else sessions.filter(sub=sub)
+    sessions = TrackedSession.objects.filter(issuer=issuer).order_by()
+    # By sid, live told by the end reason, not by ended_at IS NULL: PostgreSQL without
+    # statistics takes that for rare, rated the index of the organizations' live users
+    # (logout_sso_session_live_org, partial on it) as good as the sid's, and read every live
+    # session of the organization (0.5 s at 1,000,000 tracked sessions).
+    sessions = sessions.live_by_reason().filter(sid=sid) if sid else sessions.live().filter(sub=sub)
     if organization_ids is not None:
         sessions = sessions.filter(organization_id__in=list(organization_ids))
     return sessions
