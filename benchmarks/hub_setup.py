@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from logout_sso.models import Application, Organization, TrackedSession
+from tests.receiver_farm import ReceiverFarm
 
 IDP = "https://idp.example.com/"
 DELAY = 0.05
@@ -78,28 +75,10 @@ def sign_in_everyone(organization: Organization, apps: list[Application], users:
     )
 
 
-class Receivers:
-    """``count`` loopback receivers answering after ``delay`` seconds, in a process of their own
-    (``benchmarks/receivers.py``), counting the requests they answer."""
-
-    def __init__(self, count: int, delay: float) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.receivers", str(count), str(delay)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.ports: list[int] = json.loads(self.process.stdout.readline())
-
-    def stop(self) -> int:
-        """Stop them; return how many requests they answered."""
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.close()
-        answered = json.loads(self.process.stdout.readline())["requests"]
-        self.process.wait(timeout=10)
-        return int(answered)
+def counting_receivers(count: int, delay: float) -> ReceiverFarm:
+    """``count`` loopback receivers answering after ``delay`` seconds, in a process of their own,
+    counting the requests they answer (``close()`` returns how many)."""
+    return ReceiverFarm(count, delay, keep_tokens=False)
 
 
 def percentile_95(values: list[float]) -> float:

@@ -8,7 +8,7 @@
 2. Sustained throughput of one sender (its thread pool) to fast receivers, over 10,000
    deliveries.
 
-The receivers run in a process of their own (``benchmarks/receivers.py``). Results are printed
+The receivers run in a process of their own (``tests/receiver_farm.py``). Results are printed
 and merged into ``benchmarks/results.json``; docs/benchmarks.md records them.
 """
 

@@ -44,8 +44,8 @@ from kombu import Connection, Exchange, Queue
 from benchmarks.hub_setup import (
     IDP,
     KEYS,
-    Receivers,
     applications,
+    counting_receivers,
     percentile_95,
     sign_in_everyone,
 )
@@ -56,6 +56,7 @@ from logout_sso.hub.internal.claims import attempt_seconds, lease_seconds
 from logout_sso.hub.internal.outbox import record_logout
 from logout_sso.models import Delivery, LogoutEvent, Organization, TrackedSession
 from logout_sso.models.events import DeliveryState, Initiator
+from tests.receiver_farm import ReceiverFarm
 from tests.services import database_name, running_worker, wait_for
 
 APPLICATIONS = 100
@@ -124,7 +125,7 @@ def machine_busy() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / TICKS_PER_SECOND
 
 
-def readings(worker: str, receivers: Receivers, broker_url: str) -> Readings:
+def readings(worker: str, receivers: ReceiverFarm, broker_url: str) -> Readings:
     """CPU seconds so far of each kind of process taking part."""
     kinds: Readings = {
         "worker": {pid: cpu_of(pid) for pid in pids_with(worker)},
@@ -204,7 +205,7 @@ def one_run(
 ) -> dict[str, Any]:
     """Record every logout, start a worker of ``processes`` processes, queue every message and
     wait for the last acknowledgement; return what was measured."""
-    receivers = Receivers(APPLICATIONS, 0.0)
+    receivers = counting_receivers(APPLICATIONS, 0.0)
     answered = None
     queue = f"bench_logout_sso_scale_{uuid.uuid4().hex[:12]}"
     try:
@@ -231,7 +232,7 @@ def one_run(
             after = readings(name, receivers, broker_url)
             load_after = Path("/proc/loadavg").read_text().split()[0]
     finally:
-        answered = receivers.stop()
+        answered = receivers.close()
         delete_queue(broker_url, queue)
     delivered = Delivery.objects.filter(state=DeliveryState.DELIVERED)
     times = delivered.values_list("delivered_at", flat=True)
@@ -353,7 +354,7 @@ def test_one_worker_profile(settings: Any) -> None:
     pyinstrument = pytest.importorskip("pyinstrument")
     settings.LOGOUT_SSO = {**HUB, "HUB_SIGNING_KEY": KEYS[ALGORITHM]}
     organization = Organization.objects.create(slug="acme", name="Acme")
-    receivers = Receivers(APPLICATIONS, 0.0)
+    receivers = counting_receivers(APPLICATIONS, 0.0)
     try:
         rounds = []
         for label in ("plain", "profiled"):
@@ -371,7 +372,7 @@ def test_one_worker_profile(settings: Any) -> None:
             for message in rounds[1]:
                 tasks.deliver_event.apply(message)
     finally:
-        answered = receivers.stop()
+        answered = receivers.close()
     deliveries = (len(rounds[0]) - 1) * APPLICATIONS
     print(f"\nCPU per delivery, unprofiled: {cpu * 1e3 / deliveries:.4f} ms ({deliveries})")
     Path(PROFILE).write_text(profiler.output_html())

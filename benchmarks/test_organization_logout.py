@@ -33,8 +33,8 @@ from django.utils import timezone
 from benchmarks.hub_setup import (
     IDP,
     KEYS,
-    Receivers,
     applications,
+    counting_receivers,
     percentile_95,
     sign_in_everyone,
     signed_in_everywhere,
@@ -120,7 +120,7 @@ def workers(
 def test_organization_logout_at_scale(
     layout: str, settings: Any, redis_url: str, django_db_blocker: Any, tmp_path: Any
 ) -> None:
-    receivers = Receivers(2 * APPLICATIONS, RECEIVER_DELAY)
+    receivers = counting_receivers(2 * APPLICATIONS, RECEIVER_DELAY)
     slow_ports = receivers.ports
     hub = {**HUB, "HUB_SIGNING_KEY": KEYS["RS256"]}
     settings.LOGOUT_SSO = hub
@@ -176,7 +176,7 @@ def test_organization_logout_at_scale(
             )
     finally:
         celery_app.conf.task_routes = None
-        posts = receivers.stop()
+        posts = receivers.close()
     job_deliveries = Delivery.objects.filter(event__job=job)
     last = job_deliveries.aggregate(last=Max("delivered_at"))["last"]
     total_seconds = (last - clicked).total_seconds()

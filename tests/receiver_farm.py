@@ -1,9 +1,10 @@
 """Many back-channel logout receivers on loopback, in a process of their own, that keep every
 logout token they receive: for the fault drills at 10,000 deliveries and for the benchmarks.
 
-``python -m tests.receiver_farm COUNT DELAY`` listens on COUNT ports of 127.0.0.1 (one asyncio
-loop serves them all, so they cost the process under test no CPU), answers every request
-``200`` after DELAY seconds on kept-alive connections, and prints the ports as one JSON line.
+``python -m tests.receiver_farm COUNT DELAY [--count-only]`` listens on COUNT ports of
+127.0.0.1 (one asyncio loop serves them all, so they cost the process under test no CPU),
+answers every request ``200`` after DELAY seconds on kept-alive connections, and prints the
+ports as one JSON line.
 Then it reads commands on its standard input, one per line, and answers each with one JSON line:
 
 - ``count``: ``{"requests": N, "unanswered": U, "connections": M}``, the requests answered so
@@ -13,7 +14,7 @@ Then it reads commands on its standard input, one per line, and answers each wit
 - ``up PORT``: listens on PORT again, ``{"up": PORT}``;
 - ``tokens PATH``: writes ``{"PORT": [logout_token, ...]}`` of every request received so far
   (kept as soon as it is read, before it is answered: a sender that dies waiting for the answer
-  was still heard) to PATH, and answers as ``count`` does.
+  was still heard) to PATH (none with ``--count-only``), and answers as ``count`` does.
 
 When its standard input closes it prints ``{"requests": N}`` and exits.
 
@@ -38,8 +39,9 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nCache-Control: no-store\r\n
 class _Farm:
     """The receivers, inside the farm's process."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, keep_tokens: bool) -> None:
         self.delay = delay
+        self.keep_tokens = keep_tokens
         self.answered = 0
         self.received = 0
         self.tokens: dict[int, list[str]] = defaultdict(list)
@@ -73,7 +75,8 @@ class _Farm:
                     if name.strip().lower() == b"content-length":
                         length = int(value.strip())
                 body = await reader.readexactly(length)
-                self.tokens[port].extend(parse_qs(body.decode()).get("logout_token", []))
+                if self.keep_tokens:
+                    self.tokens[port].extend(parse_qs(body.decode()).get("logout_token", []))
                 self.received += 1
                 if self.delay:
                     await asyncio.sleep(self.delay)
@@ -101,8 +104,8 @@ class _Farm:
         }
 
 
-async def _main(count: int, delay: float) -> None:
-    farm = _Farm(delay)
+async def _main(count: int, delay: float, keep_tokens: bool) -> None:
+    farm = _Farm(delay, keep_tokens)
     ports = [await farm.listen() for _ in range(count)]
     print(json.dumps(ports), flush=True)
     loop = asyncio.get_running_loop()
@@ -118,11 +121,13 @@ async def _main(count: int, delay: float) -> None:
 
 class ReceiverFarm:
     """``count`` receivers answering after ``delay`` seconds, in a process of their own
-    (a context manager)."""
+    (a context manager); ``keep_tokens=False``: they only count what they answer (the
+    benchmarks, where parsing every body would cost the machine's cores)."""
 
-    def __init__(self, count: int, delay: float = 0.0) -> None:
+    def __init__(self, count: int, delay: float = 0.0, *, keep_tokens: bool = True) -> None:
+        options = [] if keep_tokens else ["--count-only"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.receiver_farm", str(count), str(delay)],
+            [sys.executable, "-m", "tests.receiver_farm", str(count), str(delay), *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -200,4 +205,4 @@ class ReceiverFarm:
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(int(sys.argv[1]), float(sys.argv[2])))
+    asyncio.run(_main(int(sys.argv[1]), float(sys.argv[2]), "--count-only" not in sys.argv[3:]))
