@@ -3,6 +3,12 @@ run with scaled-down timeouts, a fan-out to applications on a
 :class:`~tests.receiver_farm.ReceiverFarm`, the sweeper queued as Celery beat would, a worker
 killed as a crash would, and the tally of what the applications received.
 
+Every fault drill builds its hub of 10,000 deliveries, starts its workers and tallies with
+this module (tests/hub/test_hub_faults.py, tests/hub/test_hub_infrastructure_faults.py). The
+workers are real ``celery worker`` processes (:meth:`DrillHub.worker`: one pool process by
+default, on Redis or another broker) configured as docs/deployment.md tells operators, their
+database connection kept between tasks; each is a :class:`Worker`, its name and its log.
+
 A plugin of the suite (``pytest_plugins`` of ``tests/conftest.py``): its fixture ``drill_hub``
 is there for every test that names it. A drill::
 
@@ -15,7 +21,9 @@ is there for every test that names it. A drill::
         result = fan_out.tally("my drill", hub_jwks)
     assert (result.delivered, result.lost) == (10_000, 0)
 
-Each drill prints delivered / lost / duplicated (:class:`Tally`):
+A fault that comes while the users log out (their second part after it, if any):
+:meth:`FanOut.log_out_through`. Each drill prints delivered / lost / duplicated
+(:class:`Tally`):
 
 - delivered: the fan-out's deliveries in state ``delivered``;
 - lost: (application, user) pairs that should have received a logout token and never did;
@@ -42,7 +50,7 @@ from typing import Any
 
 import jwt
 import pytest
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import QuerySet
 
 from logout_sso import tasks
@@ -61,7 +69,7 @@ from tests.hub_receivers import (
     register_application,
 )
 from tests.receiver_farm import ReceiverFarm
-from tests.services import database_name, running_worker, wait_for
+from tests.services import running_worker, wait_for
 
 #: The workers' timeouts, scaled down (tests/services.py's ``running_worker`` gets them).
 TIMEOUTS = {"DELIVERY_CONNECT_TIMEOUT": 0.5, "DELIVERY_READ_TIMEOUT": 1.0}
@@ -69,6 +77,10 @@ TIMEOUTS = {"DELIVERY_CONNECT_TIMEOUT": 0.5, "DELIVERY_READ_TIMEOUT": 1.0}
 SWEEP_EVERY = 1.0
 #: The longest a drill waits for the hub to settle.
 DRILL_SECONDS = 60.0
+#: How the workers keep their database connection between tasks, as docs/deployment.md tells
+#: operators (``CONN_MAX_AGE``, ``CONN_HEALTH_CHECKS``, ``CELERY_DB_REUSE_MAX``).
+CONN_MAX_AGE = 60
+DB_REUSE_MAX = 100
 
 #: The hub signs with an EC key: a worker signs 10,000 tokens in well under a second (RSA ones
 #: take seconds of CPU on a shared machine), and the receivers accept that algorithm alone.
@@ -169,10 +181,10 @@ class FanOut:
     applications: dict[int, Application]
     users: list[str]
 
-    def log_out(self) -> None:
-        """Each user logs out everywhere, one after the other (an event each; each event's
-        deliveries are queued as it commits)."""
-        for sub in self.users:
+    def log_out(self, users: Sequence[str] | None = None) -> None:
+        """Each of ``users`` (by default: every user) logs out everywhere, one after the other
+        (an event each; each event's deliveries are queued as it commits)."""
+        for sub in self.users if users is None else users:
             record_logout(
                 initiator=Initiator.ADMIN,
                 issuer=IDP_ISSUER,
@@ -196,6 +208,36 @@ class FanOut:
         workers' database time)."""
         expected = len(self.users) * len(self.applications)
         return self.farm.requests() >= expected and delivered_count(self.deliveries()) == expected
+
+    def log_out_through(
+        self,
+        fault: Callable[[], None],
+        drill: str,
+        *,
+        when: Callable[[], bool],
+        first: int | None = None,
+        timeout: float = DRILL_SECONDS,
+    ) -> int:
+        """Log the ``first`` users out (by default: all) while the workers send; once
+        ``when()``, ``fault()``; then log the others out, and queue the sweeper
+        (:func:`sweep_until`) until every delivery is delivered. Print how many POSTs the
+        applications had answered when the fault came, and how long the fan-out took (from
+        the first logout until every delivery was seen recorded); return those POSTs."""
+        started = time.monotonic()
+        self.log_out(self.users[:first])
+        wait_for(when, timeout, "the fan-out did not reach the fault")
+        before_fault = self.farm.requests()
+        fault()
+        if first is not None:
+            self.log_out(self.users[first:])
+        sweep_until(self.all_delivered, timeout, "the sweeper did not deliver every delivery")
+        expected = len(self.users) * len(self.applications)
+        print(
+            f"\n[{drill}] POSTs before the fault: {before_fault}; {expected} delivered "
+            f"{time.monotonic() - started:.1f} s after the first logout"
+        )
+        assert before_fault < expected, "the fault came after the fan-out"
+        return before_fault
 
     def tokens(self) -> dict[Application, list[str]]:
         """The tokens each application received for these users (told apart by their ``sub``
@@ -228,9 +270,9 @@ class FanOut:
     def kill(self, pids: list[int], *, after: int) -> InFlight:
         """Once the applications have answered ``after`` POSTs, at a moment when some are in
         flight (received, not answered yet: the farm should answer after a delay), SIGKILL the
-        drill's worker (:func:`kill_worker`, the only one sending to the farm); wait until
-        the farm has read all it sent (none of its connections is left open), and say what
-        it had in flight."""
+        drill's worker (:func:`kill_worker`, the only one sending to the farm; ``pids``, read
+        by :meth:`Worker.pids` while it was idle); wait until the farm has read all it sent
+        (none of its connections is left open), and say what it had in flight."""
         wait_for(
             lambda: self.farm.requests() >= after and self.farm.unanswered() > 0,
             DRILL_SECONDS,
@@ -280,6 +322,37 @@ class FanOut:
 # --- The hub and its workers -----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Worker:
+    """A worker process of a drill: its name and its log."""
+
+    name: str
+    log: Path
+
+    def pids(self) -> list[int]:
+        """Its main process and its prefork pool's children."""
+        stats = celery_app.control.inspect(destination=[self.name], timeout=2).stats() or {}
+        assert self.name in stats, f"worker {self.name} did not answer: {stats}"
+        return [int(stats[self.name]["pid"]), *map(int, stats[self.name]["pool"]["processes"])]
+
+    def failed_tasks(self) -> int:
+        """How many tasks it reported as failed (each with its traceback in its log)."""
+        return self.log.read_text().count(" raised unexpected: ")
+
+    def gave_up(self) -> bool:
+        """Whether it stopped on an error it does not recover from (it then exits)."""
+        return "Unrecoverable error" in self.log.read_text()
+
+    def answers(self) -> bool:
+        """Whether it answers a ping; not when the broker drops this process's connection
+        (the first use after a restart: the next ping reconnects)."""
+        with celery_app.connection_for_write() as broker:
+            try:
+                return bool(celery_app.control.ping(destination=[self.name], timeout=0.5))
+            except broker.connection_errors:
+                return False
+
+
 @dataclass
 class DrillHub:
     """Organization ``acme`` on the logout service with quick retries (1 to 2 s, 50 attempts),
@@ -287,11 +360,10 @@ class DrillHub:
 
     organization: Organization
     pem: str
-    database: str
     log_dir: Path
     settings: Any  # This process's (it records the logouts, and claims them for the workers).
     #: The queue every worker of the drill takes, one after the other: a worker started after
-    #: another was killed finds the messages it left (as a restarted worker would).
+    #: another was killed (or stopped) finds the messages it left (as a restarted worker would).
     queue: str = field(default_factory=lambda: f"logout_sso_drills_{uuid.uuid4().hex[:12]}")
 
     def applications(self, farm: ReceiverFarm) -> dict[int, Application]:
@@ -335,36 +407,42 @@ class DrillHub:
         return {"LOGOUT_SSO": self.settings.LOGOUT_SSO, "OIDC_OP_ISSUER": IDP_ISSUER}
 
     @contextmanager
-    def worker(self, broker_url: str, **extra: Any) -> Iterator[str]:
-        """A hub worker process (its name) on the drill's queue, with the settings
-        :meth:`configure` gives this process and ``extra`` (the processes of one deployment
-        share their settings)."""
-        overrides = self.configure(**extra)
+    def worker(self, broker_url: str, *, concurrency: int = 1, **extra: Any) -> Iterator[Worker]:
+        """A hub worker process of ``concurrency`` pool processes on ``broker_url`` (Redis,
+        or another broker) and the drill's queue, with the settings :meth:`configure` gives
+        this process and ``extra`` (the processes of one deployment share their settings), on
+        this process's database of the moment (a drill may have swapped it), keeping its
+        connection between tasks as docs/deployment.md says (:data:`CONN_MAX_AGE`,
+        ``CONN_HEALTH_CHECKS``, :data:`DB_REUSE_MAX`)."""
+        database = {
+            **connection.settings_dict,
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
+        }
+        overrides = {
+            **self.configure(**extra),
+            "DATABASES": {DEFAULT_DB_ALIAS: database},
+            "CELERY_DB_REUSE_MAX": DB_REUSE_MAX,
+        }
         log_dir = self.log_dir / uuid.uuid4().hex[:8]
         log_dir.mkdir()
         with running_worker(
-            broker_url, self.database, log_dir, overrides, queue=self.queue
+            broker_url, database["NAME"], log_dir, overrides, concurrency, self.queue
         ) as name:
-            yield name
+            yield Worker(name, log_dir / "worker.log")
 
 
 @pytest.fixture
-def drill_hub(
-    hub_settings: Any, hub_ec_pem: str, django_db_blocker: Any, tmp_path: Path
-) -> DrillHub:
-    """The drills' hub (:class:`DrillHub`); tests using it commit their data for the workers
-    to see it: ``@pytest.mark.django_db(transaction=True)``."""
+def drill_hub(hub_settings: Any, hub_ec_pem: str, tmp_path: Path) -> DrillHub:
+    """The drills' hub (:class:`DrillHub`), in this process's database of the moment; tests
+    using it commit their data for the workers to see it:
+    ``@pytest.mark.django_db(transaction=True)`` (or a database of their own, set up by a
+    fixture they name before this one)."""
     acme = Organization.objects.create(slug="acme", name="Acme")
     hub_policy(
         acme, delivery_backoff_seconds=1, delivery_backoff_max_seconds=2, delivery_max_attempts=50
     )
-    hub = DrillHub(
-        organization=acme,
-        pem=hub_ec_pem,
-        database=database_name(django_db_blocker),
-        log_dir=tmp_path,
-        settings=hub_settings,
-    )
+    hub = DrillHub(organization=acme, pem=hub_ec_pem, log_dir=tmp_path, settings=hub_settings)
     hub.configure()
     return hub
 
@@ -393,13 +471,6 @@ def sweep_until(done: Callable[[], bool], timeout: float, message: str) -> None:
 
 
 # --- Killing a worker ------------------------------------------------------------------------
-
-
-def worker_pids(name: str) -> list[int]:
-    """The worker's main process and its prefork pool's children."""
-    stats = celery_app.control.inspect(destination=[name], timeout=2).stats() or {}
-    assert name in stats, f"worker {name} did not answer: {stats}"
-    return [int(stats[name]["pid"]), *map(int, stats[name]["pool"]["processes"])]
 
 
 def process_gone(pid: int) -> bool:

@@ -36,7 +36,6 @@ from tests.drills import (
     kill_worker,
     sweep_until,
     timed,
-    worker_pids,
 )
 from tests.hub_receivers import (
     JsonServer,
@@ -68,8 +67,8 @@ def test_worker_killed_mid_fan_out_loses_no_delivery(
     drill = "worker killed mid-fan-out"
     with timed(drill), ReceiverFarm(APPLICATIONS, ANSWER_DELAY) as farm:
         fan_out = drill_hub.fan_out(farm, drill_hub.applications(farm), users=USERS)
-        with drill_hub.worker(redis_url) as name:
-            pids = worker_pids(name)
+        with drill_hub.worker(redis_url) as worker:
+            pids = worker.pids()
             fan_out.log_out()
             in_flight = fan_out.kill(pids, after=KILL_AFTER)
         assert in_flight.delivered < USERS * APPLICATIONS, "the fan-out ended before the kill"
@@ -101,8 +100,8 @@ def test_worker_killed_mid_organization_logout_skips_no_user(
     drill = "worker killed mid-organization-logout"
     with timed(drill), ReceiverFarm(JOB_APPLICATIONS, ANSWER_DELAY) as farm:
         fan_out = drill_hub.fan_out(farm, drill_hub.applications(farm), users=JOB_USERS)
-        with drill_hub.worker(redis_url, **JOB_BATCH) as name:
-            pids = worker_pids(name)
+        with drill_hub.worker(redis_url, **JOB_BATCH) as worker:
+            pids = worker.pids()
             job = api.log_out_organization(drill_hub.organization)
             in_flight = fan_out.kill(pids, after=KILL_AFTER)
         job.refresh_from_db()
@@ -212,13 +211,13 @@ def test_application_down_for_ten_minutes_slows_nobody_and_is_delivered_when_up(
         down_application = applications[down_port]
         baseline = drill_hub.fan_out(farm, applications, users=USERS, prefix="baseline")
         fan_out = drill_hub.fan_out(farm, applications, users=USERS)
-        with drill_hub.worker(redis_url) as name:
+        with drill_hub.worker(redis_url) as worker:
             alone = others_time(baseline, excluding=down_application)
             farm.take_down(down_port)
             beside_down = others_time(fan_out, excluding=down_application)
             # Its warm shutdown, holding the down application's countdown retries, took over
             # 20 s here: SIGKILL, since what it holds is of no use to the drill.
-            kill_worker(worker_pids(name))
+            kill_worker(worker.pids())
         # The worker is gone: from now on, this process attempts the down application alone.
         down = fan_out.deliveries().filter(application=down_application)
         schedule = retried_for_ten_minutes(down).values()
