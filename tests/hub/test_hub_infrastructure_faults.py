@@ -2,21 +2,26 @@
 restarted with its data lost, PostgreSQL restarted, the connections to RabbitMQ dropped. None
 may lose a delivery.
 
-Each drill signs 100 users in to 100 applications, the applications being the 100 loopback
-receivers of a :class:`~tests.receiver_farm.ReceiverFarm` (a process of its own, answering 200
-after 20 ms and keeping every token), and records the users' logouts: 10,000 deliveries, 100
-"go" messages. A real ``celery worker`` with two pool processes sends them, configured as
-docs/deployment.md tells operators: acks late, prefetch 1, and its database connection kept
-between tasks (``CONN_MAX_AGE`` 60, ``CONN_HEALTH_CHECKS``, ``CELERY_DB_REUSE_MAX`` 100). Once
-a quarter of the POSTs or more have arrived (it is looked at once every logout is recorded:
-on PostgreSQL, about half by then), the fault; then the sweeper is queued every second
-(``SWEEP_EVERY``, as Celery beat would every 30 s; before the fault nothing is due: every
-claim's lease holds) until the 10,000 are delivered. Each drill verifies every token the
+Each drill is built, run and tallied with tests/drills.py's machinery, as the other fault
+drills (test_hub_faults.py): its ``drill_hub`` (:class:`~tests.drills.DrillHub`, signing with
+ES256) signs 100 users in to 100 applications (:class:`~tests.drills.FanOut`), the applications
+being the 100 loopback receivers of a :class:`~tests.receiver_farm.ReceiverFarm` (a process of
+its own, answering 200 after 20 ms and keeping every token), and records the users' logouts
+while the worker sends: 10,000 deliveries, 100 "go" messages. A real ``celery worker`` with two
+pool processes sends them, configured as docs/deployment.md tells operators: acks late,
+prefetch 1, and its database connection kept between tasks (``CONN_MAX_AGE`` 60,
+``CONN_HEALTH_CHECKS``, ``CELERY_DB_REUSE_MAX`` 100: :meth:`~tests.drills.DrillHub.worker`).
+Once a quarter of the POSTs or more have arrived (it is looked at once every logout is
+recorded: on PostgreSQL, about half by then), the fault; then the sweeper is queued every
+second (``SWEEP_EVERY``, as Celery beat would every 30 s; before the fault nothing is due:
+every claim's lease holds) until the 10,000 are delivered
+(:meth:`~tests.drills.FanOut.log_out_through`). Each drill verifies every token the
 applications received with logout_sso's own receiver code and prints delivered / lost (a user
 an application never received a token for) / duplicated (tokens beyond one per user and
-application), and how long the fan-out took, from the first logout recorded to the last
-delivery recorded. Time is scaled down as in tests/drills.py (``TIMEOUTS``): connect and read
-timeouts of 0.5 and 1 s, so a claim's lease is 6.5 s.
+application) (:meth:`~tests.drills.FanOut.tally`), how long the fan-out took, from the first
+logout to the last delivery seen recorded, and how long the drill took. Time is scaled down as
+in tests/drills.py (``TIMEOUTS``): connect and read timeouts of 0.5 and 1 s, so a claim's
+lease is 6.5 s.
 
 - **Redis** (:class:`RestartableRedis`): a redis-server of the drill's own, without
   persistence, stopped and started again while the workers send: the queued messages and those
@@ -55,10 +60,8 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +73,10 @@ from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.utils import load_backend
 
-from logout_sso.hub.internal.outbox import record_logout
-from logout_sso.models import Application, Organization, TrackedSession
-from logout_sso.models.events import Initiator
-from tests.celery_app import app as celery_app
-from tests.drills import TIMEOUTS, Tally, delivered_count, sweep_until, verified
-from tests.hub_receivers import (
-    IDP_ISSUER,
-    JsonServer,
-    hub_logout_sso,
-    hub_policy,
-)
+from tests.drills import DrillHub, FanOut, delivered_count, timed
+from tests.hub_receivers import JsonServer
 from tests.receiver_farm import ReceiverFarm
-from tests.services import STARTUP_SECONDS, free_port, redis_answers, running_worker, wait_for
+from tests.services import STARTUP_SECONDS, free_port, redis_answers, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -97,170 +91,19 @@ CONCURRENCY = 2
 FAULT_AFTER = DELIVERIES // 4
 #: From the fault to the 10,000th delivery recorded, at most.
 SETTLE_SECONDS = 40.0
-#: How the drills' workers keep their database connection: as docs/deployment.md tells operators.
-CONN_MAX_AGE = 60
-DB_REUSE_MAX = 100
 
 
-# --- The hub, its 10,000 deliveries, its workers ---------------------------------------------
+# --- The hub, its 10,000 deliveries, its workers: tests/drills.py's -------------------------
 
 
-@dataclass(frozen=True)
-class Worker:
-    """A worker process of a drill: its name and its log."""
-
-    name: str
-    log: Path
-
-    def failed_tasks(self) -> int:
-        """How many tasks it reported as failed (each with its traceback in its log)."""
-        return self.log.read_text().count(" raised unexpected: ")
-
-    def gave_up(self) -> bool:
-        """Whether it stopped on an error it does not recover from (it then exits)."""
-        return "Unrecoverable error" in self.log.read_text()
-
-    def answers(self) -> bool:
-        """Whether it answers a ping; not when the broker drops this process's connection
-        (the first use after a restart: the next ping reconnects)."""
-        with celery_app.connection_for_write() as broker:
-            try:
-                return bool(celery_app.control.ping(destination=[self.name], timeout=0.5))
-            except broker.connection_errors:
-                return False
+def fan_out_of(drill_hub: DrillHub, farm: ReceiverFarm) -> FanOut:
+    """``USERS`` users each signed in to the ``APPLICATIONS`` applications of ``farm``."""
+    return drill_hub.fan_out(farm, drill_hub.applications(farm), users=USERS)
 
 
-@dataclass
-class FarmHub:
-    """Organization ``acme`` on the logout service, with quick retries: ``USERS`` users signed
-    in to ``APPLICATIONS`` applications, each application a receiver of ``farm``."""
-
-    acme: Organization
-    settings: Any  # This process's (it records the logouts, and claims them for the workers).
-    log_dir: Path
-    farm: ReceiverFarm
-    applications: dict[int, Application]  # By the port of its receiver.
-    users: list[str]
-
-    @contextmanager
-    def worker(self, broker_url: str, queue: str | None = None) -> Iterator[Worker]:
-        """A hub worker process on ``broker_url`` (on ``queue``, or a new one) and this
-        process's database, with the same ``LOGOUT_SSO`` settings, keeping its database
-        connection between tasks."""
-        database = {
-            **connection.settings_dict,
-            "CONN_MAX_AGE": CONN_MAX_AGE,
-            "CONN_HEALTH_CHECKS": True,
-        }
-        overrides = {
-            "LOGOUT_SSO": self.settings.LOGOUT_SSO,
-            "OIDC_OP_ISSUER": IDP_ISSUER,
-            "DATABASES": {DEFAULT_DB_ALIAS: database},
-            "CELERY_DB_REUSE_MAX": DB_REUSE_MAX,
-        }
-        log_dir = self.log_dir / uuid.uuid4().hex[:8]
-        log_dir.mkdir()
-        with running_worker(
-            broker_url, database["NAME"], log_dir, overrides, CONCURRENCY, queue
-        ) as name:
-            yield Worker(name, log_dir / "worker.log")
-
-    def log_out(self, users: list[str]) -> None:
-        """These users log out everywhere: an event and its 100 deliveries each, committed,
-        then its "go" message published."""
-        for sub in users:
-            record_logout(
-                initiator=Initiator.ADMIN, issuer=IDP_ISSUER, sub=sub, organization=self.acme
-            )
-
-    def tally(self, scenario: str, jwks: JsonServer) -> Tally:
-        """Verify every token each application received, as that application; count
-        (tests/drills.py's :func:`~tests.drills.verified` and :meth:`~tests.drills.Tally.of`)."""
-        by_port = self.farm.tokens()
-        tokens = {app: by_port.get(port, []) for port, app in self.applications.items()}
-        expected = [(app.pk, sub) for app in self.applications.values() for sub in self.users]
-        received = verified(tokens, jwks, algorithms=("RS256",))
-        return Tally.of(scenario, received, expected, delivered_count())
-
-
-@pytest.fixture
-def farm_hub(
-    hub_settings: Any, hub_rsa_pem: str, tmp_path: Path
-) -> Iterator[Callable[[], FarmHub]]:
-    """Makes the :class:`FarmHub` in this process's database (of the moment: a drill may have
-    swapped it); its farm is stopped after the test."""
-    farms: list[ReceiverFarm] = []
-
-    def make() -> FarmHub:
-        hub_settings.LOGOUT_SSO = hub_logout_sso(hub_rsa_pem, **TIMEOUTS)
-        acme = Organization.objects.create(slug="acme", name="Acme")
-        hub_policy(
-            acme,
-            delivery_backoff_seconds=1,
-            delivery_backoff_max_seconds=2,
-            delivery_max_attempts=50,
-        )
-        farm = ReceiverFarm(APPLICATIONS, ANSWER_SECONDS)
-        farms.append(farm)
-        applications = Application.objects.bulk_create(
-            Application(
-                name=f"app-{port}", client_id=f"app-{port}", backchannel_logout_uri=farm.url(port)
-            )
-            for port in farm.ports
-        )
-        acme.applications.add(*applications)
-        users = [f"user-{number:03}" for number in range(USERS)]
-        TrackedSession.objects.bulk_create(
-            TrackedSession(
-                application=application,
-                organization=acme,
-                issuer=IDP_ISSUER,
-                sub=sub,
-                session_id=f"{sub}-{application.pk}",
-            )
-            for application in applications
-            for sub in users
-        )
-        by_port = dict(zip(farm.ports, applications, strict=True))
-        return FarmHub(acme, hub_settings, tmp_path, farm, by_port, users)
-
-    yield make
-    for farm in farms:
-        farm.close()
-
-
-def fan_out_through(
-    hub: FarmHub,
-    fault: Callable[[], None],
-    scenario: str,
-    *,
-    first: int = USERS,
-    fault_when: Callable[[], bool] | None = None,
-) -> None:
-    """Log the ``first`` users out; once ``fault_when()`` (by default, once ``FAULT_AFTER``
-    POSTs have arrived), ``fault()``; then log the others out, and queue the sweeper every
-    ``SWEEP_EVERY`` seconds until every delivery is delivered. Print how many POSTs had
-    arrived when the fault came, and how long the fan-out took."""
-    started = time.monotonic()
-    hub.log_out(hub.users[:first])
-    wait_for(
-        fault_when or (lambda: hub.farm.requests() >= FAULT_AFTER),
-        SETTLE_SECONDS,
-        "the fan-out did not reach the fault",
-    )
-    before_fault = hub.farm.requests()
-    fault()
-    hub.log_out(hub.users[first:])
-    sweep_until(
-        lambda: delivered_count() == DELIVERIES,
-        SETTLE_SECONDS,
-        f"the sweeper did not deliver all {DELIVERIES} deliveries",
-    )
-    print(
-        f"\n[{scenario}] POSTs before the fault: {before_fault}; {DELIVERIES} delivered "
-        f"{time.monotonic() - started:.1f} s after the first logout"
-    )
-    assert before_fault < DELIVERIES, "the fault came after the fan-out"
+def posts_reached(fan_out: FanOut) -> Callable[[], bool]:
+    """Whether ``FAULT_AFTER`` POSTs or more have been answered: mid-fan-out."""
+    return lambda: fan_out.farm.requests() >= FAULT_AFTER
 
 
 #: Deliveries that may be sent twice: the batches in flight when the fault came (each pool
@@ -324,34 +167,39 @@ def restartable_redis(redis_url: str, tmp_path: Path) -> Iterator[RestartableRed
 
 @pytest.mark.django_db(transaction=True)
 def test_redis_restarted_with_its_data_lost_mid_fan_out_loses_no_delivery(
-    farm_hub: Callable[[], FarmHub], hub_jwks: JsonServer, restartable_redis: RestartableRedis
+    drill_hub: DrillHub, hub_jwks: JsonServer, restartable_redis: RestartableRedis
 ) -> None:
     """A worker holding unacknowledged messages when Redis goes away may stop for good
     ("Unrecoverable error": kombu's Redis transport, restoring them as it closes the lost
     connection, finds no connection to restore them with). Its supervisor would start it
     again (docs/deployment.md): the drill does, and says so."""
-    hub = farm_hub()
-    scenario = "Redis restarted mid-fan-out, its data lost"
-    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
-
-    with ExitStack() as supervisor:
-        worker = supervisor.enter_context(hub.worker(restartable_redis.url, queue))
-
-        def restart() -> None:
-            restartable_redis.restart()
-            assert restartable_redis.client().dbsize() == 0, "Redis kept its data"
-            wait_for(
-                lambda: worker.answers() or worker.gave_up(),
-                STARTUP_SECONDS,
-                "the worker neither reconnected nor stopped",
+    drill = "Redis restarted mid-fan-out, its data lost"
+    with timed(drill), ReceiverFarm(APPLICATIONS, ANSWER_SECONDS) as farm:
+        fan_out = fan_out_of(drill_hub, farm)
+        with ExitStack() as supervisor:
+            worker = supervisor.enter_context(
+                drill_hub.worker(restartable_redis.url, concurrency=CONCURRENCY)
             )
-            if worker.gave_up():
-                supervisor.enter_context(hub.worker(restartable_redis.url, queue))
 
-        fan_out_through(hub, restart, scenario)
+            def restart() -> None:
+                restartable_redis.restart()
+                assert restartable_redis.client().dbsize() == 0, "Redis kept its data"
+                wait_for(
+                    lambda: worker.answers() or worker.gave_up(),
+                    STARTUP_SECONDS,
+                    "the worker neither reconnected nor stopped",
+                )
+                if worker.gave_up():
+                    supervisor.enter_context(
+                        drill_hub.worker(restartable_redis.url, concurrency=CONCURRENCY)
+                    )
 
-    print(f"[{scenario}] the worker stopped and was started again: {worker.gave_up()}")
-    result = hub.tally(scenario, hub_jwks)
+            fan_out.log_out_through(
+                restart, drill, when=posts_reached(fan_out), timeout=SETTLE_SECONDS
+            )
+
+        print(f"[{drill}] the worker stopped and was started again: {worker.gave_up()}")
+        result = fan_out.tally(drill, hub_jwks)
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
     assert result.duplicated <= IN_FLIGHT
 
@@ -469,35 +317,38 @@ def private_postgresql(django_db_blocker: Any) -> Iterator[PrivatePostgreSQL]:
 
 
 def test_postgresql_restarted_mid_fan_out_loses_no_delivery(
-    farm_hub: Callable[[], FarmHub],
-    hub_jwks: JsonServer,
     private_postgresql: PrivatePostgreSQL,
+    drill_hub: DrillHub,
+    hub_jwks: JsonServer,
     redis_url: str,
 ) -> None:
     """The restart comes between the fan-out's halves, once the first 5,000 are delivered and
     recorded: the pool processes hold their kept connections between tasks, as most of a
     deployment's do at any moment. (One killed inside a transaction is dropped by Django
-    itself when the rollback fails; one killed between tasks was kept, dead.)"""
-    hub = farm_hub()
-    scenario = "PostgreSQL restarted mid-fan-out"
+    itself when the rollback fails; one killed between tasks was kept, dead.)
+
+    ``private_postgresql`` comes before ``drill_hub``: the hub is made on that server."""
+    drill = "PostgreSQL restarted mid-fan-out"
     half = USERS // 2
 
     def restart() -> None:
         connection.close()  # This process's: it only observes.
         private_postgresql.restart()
 
-    with hub.worker(redis_url) as worker:
-        fan_out_through(
-            hub,
-            restart,
-            scenario,
-            first=half,
-            fault_when=lambda: delivered_count() == half * APPLICATIONS,
-        )
+    with timed(drill), ReceiverFarm(APPLICATIONS, ANSWER_SECONDS) as farm:
+        fan_out = fan_out_of(drill_hub, farm)
+        with drill_hub.worker(redis_url, concurrency=CONCURRENCY) as worker:
+            fan_out.log_out_through(
+                restart,
+                drill,
+                first=half,
+                when=lambda: delivered_count(fan_out.deliveries()) == half * APPLICATIONS,
+                timeout=SETTLE_SECONDS,
+            )
 
-    failed = worker.failed_tasks()
-    print(f"[{scenario}] tasks failed: {failed} (see {worker.log})")
-    result = hub.tally(scenario, hub_jwks)
+        failed = worker.failed_tasks()
+        print(f"[{drill}] tasks failed: {failed} (see {worker.log})")
+        result = fan_out.tally(drill, hub_jwks)
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
     # Each task checked its connection first, and opened a new one: none failed.
     assert failed == 0
@@ -611,25 +462,30 @@ def rabbitmq_proxy(rabbitmq_url: str) -> Iterator[tuple[str, CuttableProxy]]:
 
 @pytest.mark.django_db(transaction=True)
 def test_rabbitmq_connections_dropped_mid_fan_out_lose_no_delivery(
-    farm_hub: Callable[[], FarmHub],
+    drill_hub: DrillHub,
     hub_jwks: JsonServer,
     rabbitmq_url: str,
     rabbitmq_proxy: tuple[str, CuttableProxy],
 ) -> None:
-    hub = farm_hub()
-    scenario = "RabbitMQ connections dropped mid-fan-out"
+    drill = "RabbitMQ connections dropped mid-fan-out"
     proxied_url, proxy = rabbitmq_proxy
-    queue = f"logout_sso_tests_{uuid.uuid4().hex[:12]}"
     cut: list[int] = []
-    try:
-        with hub.worker(proxied_url, queue) as worker:
-            fan_out_through(hub, lambda: cut.append(proxy.cut()), scenario)
-    finally:
-        with kombu.Connection(rabbitmq_url) as broker:
-            kombu.Queue(queue).bind(broker.default_channel).delete()
+    with timed(drill), ReceiverFarm(APPLICATIONS, ANSWER_SECONDS) as farm:
+        fan_out = fan_out_of(drill_hub, farm)
+        try:
+            with drill_hub.worker(proxied_url, concurrency=CONCURRENCY) as worker:
+                fan_out.log_out_through(
+                    lambda: cut.append(proxy.cut()),
+                    drill,
+                    when=posts_reached(fan_out),
+                    timeout=SETTLE_SECONDS,
+                )
+        finally:
+            with kombu.Connection(rabbitmq_url) as broker:
+                kombu.Queue(drill_hub.queue).bind(broker.default_channel).delete()
 
-    print(f"[{scenario}] connections cut: {cut[0]}; tasks failed: {worker.failed_tasks()}")
-    result = hub.tally(scenario, hub_jwks)
+        print(f"[{drill}] connections cut: {cut[0]}; tasks failed: {worker.failed_tasks()}")
+        result = fan_out.tally(drill, hub_jwks)
     assert cut[0] >= 2  # The worker's and this process's at least.
     assert (result.delivered, result.lost) == (DELIVERIES, 0)
     assert result.duplicated <= IN_FLIGHT
