@@ -101,19 +101,33 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytrace=False,
         )
     port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
+    process = start_redis_server(server, port, tmp_path_factory.mktemp("redis"))
+    try:
+        yield f"redis://127.0.0.1:{port}/15"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def start_redis_server(server: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """``server`` (a redis-server) on ``port`` of 127.0.0.1, without persistence (stopped, it
+    loses its data), once it answers."""
     process = subprocess.Popen(
         [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
         cwd=workdir,
         stdout=subprocess.DEVNULL,
     )
-    url = f"redis://127.0.0.1:{port}/15"
     try:
-        wait_for(lambda: redis_answers(url), STARTUP_SECONDS, f"redis-server on port {port}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        wait_for(
+            lambda: redis_answers(f"redis://127.0.0.1:{port}/0"),
+            STARTUP_SECONDS,
+            f"redis-server on port {port}",
+        )
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
 
 
 @pytest.fixture

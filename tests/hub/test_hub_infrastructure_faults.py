@@ -76,7 +76,7 @@ from django.db.utils import load_backend
 from tests.drills import DrillHub, FanOut, delivered_count, timed
 from tests.hub_receivers import JsonServer
 from tests.receiver_farm import ReceiverFarm
-from tests.services import STARTUP_SECONDS, free_port, redis_answers, wait_for
+from tests.services import STARTUP_SECONDS, free_port, start_redis_server, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -131,12 +131,7 @@ class RestartableRedis:
 
     def start(self) -> None:
         assert self.binary is not None
-        self.process = subprocess.Popen(
-            [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""],
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for(lambda: redis_answers(self.url), STARTUP_SECONDS, f"redis-server on {self.port}")
+        self.process = start_redis_server(self.binary, self.port, self.workdir)
 
     def stop(self) -> None:
         if self.process is not None:
