@@ -36,6 +36,8 @@ claim's lease is 6.5 s (:func:`lease_seconds`), and a sweeper queued every secon
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import time
@@ -48,7 +50,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import QuerySet
@@ -147,8 +148,11 @@ def verified(
 
 
 def unverified_sub(token: str) -> str:
-    """The ``sub`` of a logout token, read without verifying it."""
-    return str(jwt.decode(token, options={"verify_signature": False})["sub"])
+    """The ``sub`` of a logout token, read without verifying it (its payload decoded as is:
+    a seventh of PyJWT's time, for 10,000 to 20,000 tokens a drill; :func:`verified` verifies
+    every token it counts)."""
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
 
 
 def delivered_count(deliveries: QuerySet[Delivery] | None = None) -> int:
