@@ -210,6 +210,12 @@ def json_of(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+def as_read(body: Any) -> Any:
+    """``body`` as the API reads it from :func:`json_of`: the same, but that a high and a low
+    surrogate, written as two ``\\u`` escapes, are one character to every JSON reader."""
+    return json.loads(json_of(body))
+
+
 def assert_below_500(response: Response) -> None:
     assert response.status_code < 500, (response.status_code, response.content[:500])
 
@@ -493,9 +499,7 @@ registration = mutated(
 def test_registering_hostile_sessions(world, body):
     """Register, register the same again, remove it: a session the API registers is one the
     API can remove, and nothing registered before changes but wiki's session of that id."""
-    # The body as the API reads it: a high and a low surrogate, written as two \u escapes,
-    # are one character to every JSON reader.
-    body = json.loads(json_of(body))
+    body = as_read(body)
     session_id = str(body.get("session_id"))
     with example_of_its_own():
         before = sessions_now()
